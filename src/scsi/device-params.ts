@@ -1,0 +1,26 @@
+// What the target layer passes to create a SCSI device for a LUN (tgtadm `--op new --mode logicalunit`
+// plus `-P key=value` updates). Identifiers default from tid/lun the way tgt does.
+import type { BackingStore } from '../backing/backing-store';
+
+export interface DiskParams {
+  tid: number;
+  lun: number;
+  store: BackingStore;
+  /** 512 or 4096 (tgt --blocksize). */
+  blockSize: number;
+  /** tgt scsi_id (VPD 0x83 T10 vendor id text) and scsi_sn (VPD 0x80); defaults 'IET     <tid><lun>' style. */
+  scsiId: string;
+  scsiSn: string;
+  vendorId: string; // 8 chars max, default 'IET'
+  productId: string; // 16 chars max, default 'VIRTUAL-DISK'
+  productRev: string; // 4 chars max, default '0001'
+  /** NAA designator (VPD 0x83), 8 or 16 bytes; unique and stable per LUN across restarts. */
+  naa: Buffer;
+  readonly: boolean;
+  removable: boolean;
+  thinProvisioning: boolean;
+  online: boolean;
+  /** 'fixed' | 'descriptor' initial sense format. */
+  senseFormat: 'fixed' | 'descriptor';
+  rotationRate: number;
+}
