@@ -1,0 +1,100 @@
+// One SCSI command in flight on a session: where its data-out stands (immediate, unsolicited, R2T
+// bursts) and its lifecycle. The session drives it; this file holds the bookkeeping only.
+import type { ScsiTask } from '../scsi/scsi-types';
+import type { Connection } from './connection';
+import type { ScsiCommand } from './pdu-types';
+
+export interface OutstandingR2T {
+  ttt: number;
+  offset: number;
+  length: number;
+  received: number;
+}
+
+export type TaskState = 'waiting-order' | 'collecting' | 'executing' | 'done';
+
+export class IscsiTask {
+  state: TaskState = 'waiting-order';
+  aborted = false;
+  /** The full data-out buffer once allocated (EDTL bytes); before that, immediate data is kept as a slice. */
+  buf: Buffer | undefined;
+  immediate: Buffer | undefined;
+  /** Bytes of data-out received so far (unsolicited + solicited). */
+  received = 0;
+  /** End of the unsolicited range: data beyond it only comes in answer to R2Ts. */
+  readonly unsolicitedEnd: number;
+  unsolicitedReceived = 0;
+  /** Next offset an R2T will ask for. */
+  nextR2TOffset: number;
+  r2tSN = 0;
+  r2ts: OutstandingR2T[] = [];
+  dataSN = 0;
+  /** Bytes charged to the data budget (released on completion). */
+  charged = 0;
+  /** Budget waiter, when the task waits for buffer space. */
+  budgetWaiter: (() => void) | undefined;
+  private settleWaiters: Array<() => void> = [];
+
+  constructor(
+    readonly conn: Connection,
+    readonly cmd: ScsiCommand,
+    readonly lun: number,
+    readonly scsi: ScsiTask,
+    firstBurstLength: number,
+    initialR2T: boolean,
+  ) {
+    const edtl = cmd.expectedDataTransferLength;
+    const imm = cmd.data.length;
+    if (!cmd.write || edtl === 0) this.unsolicitedEnd = 0;
+    else if (cmd.final || initialR2T) this.unsolicitedEnd = Math.min(imm, edtl);
+    else this.unsolicitedEnd = Math.min(Math.max(firstBurstLength, imm), edtl);
+    this.nextR2TOffset = this.unsolicitedEnd;
+    if (imm > 0) {
+      this.immediate = cmd.data;
+      this.received = imm;
+      this.unsolicitedReceived = imm;
+    }
+  }
+
+  get itt(): number {
+    return this.cmd.itt;
+  }
+
+  get edtl(): number {
+    return this.cmd.expectedDataTransferLength;
+  }
+
+  get dataComplete(): boolean {
+    return !this.cmd.write || this.received >= this.edtl;
+  }
+
+  /** Make sure the whole EDTL buffer exists, moving immediate data into it. */
+  ensureBuffer(): Buffer {
+    if (!this.buf) {
+      this.buf = Buffer.allocUnsafe(this.edtl);
+      if (this.immediate) this.immediate.copy(this.buf, 0);
+      this.immediate = undefined;
+    }
+    return this.buf;
+  }
+
+  /** The data-out as the SCSI layer should see it. */
+  dataOut(): Buffer | undefined {
+    if (!this.cmd.write) return undefined;
+    if (this.buf) return this.buf.subarray(0, this.received);
+    return this.immediate ?? Buffer.alloc(0);
+  }
+
+  /** Resolve when the task has finished (completed or aborted and its backend I/O settled). */
+  whenSettled(fn: () => void): void {
+    if (this.state === 'done') fn();
+    else this.settleWaiters.push(fn);
+  }
+
+  settle(): void {
+    this.state = 'done';
+    const w = this.settleWaiters;
+    this.settleWaiters = [];
+    for (const fn of w) fn();
+  }
+}

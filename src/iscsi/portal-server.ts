@@ -1,0 +1,82 @@
+// The iSCSI transport's listening side: one TCP server per portal, the daemon-wide session table and
+// data budget, and the hooks the daemon uses when targets or LUNs change.
+import * as net from 'node:net';
+import type { Logger } from '../common/log';
+import { ByteBudget } from './byte-budget';
+import { Connection, type ConnectionContext } from './connection';
+import { numberToLun } from './pdu-codec';
+import { SessionTable } from './session-table';
+import type { IscsiTargetDirectory, PortalAddress } from './target-port';
+
+export interface IscsiServerOptions {
+  directory: IscsiTargetDirectory;
+  log: Logger;
+  /** Bytes of command data held in memory at once, all sessions together. */
+  dataBudgetBytes?: number;
+  /** Commands each session may have outstanding (CmdSN window). */
+  cmdWindow?: number;
+  loginTimeoutMs?: number;
+}
+
+export class IscsiServer {
+  readonly sessions = new SessionTable();
+  private servers: Array<{ server: net.Server; portal: PortalAddress }> = [];
+  private readonly ctx: ConnectionContext;
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(opts: IscsiServerOptions) {
+    this.ctx = {
+      directory: opts.directory,
+      sessions: this.sessions,
+      budget: new ByteBudget(opts.dataBudgetBytes ?? 96 * 1024 * 1024),
+      log: opts.log,
+      cmdWindow: opts.cmdWindow ?? 128,
+      loginTimeoutMs: opts.loginTimeoutMs ?? 30_000,
+    };
+  }
+
+  /** Listen on one portal; resolves with the bound address (port 0 picks a free port). */
+  listen(address: string, port: number, tpgt = 1): Promise<PortalAddress> {
+    return new Promise((resolve, reject) => {
+      const portal: PortalAddress = { address, port, tpgt };
+      const server = net.createServer((socket) => {
+        this.sockets.add(socket);
+        socket.on('close', () => this.sockets.delete(socket));
+        new Connection(socket, portal, this.ctx);
+      });
+      server.maxConnections = 4096;
+      server.once('error', reject);
+      const ipv6 = address.includes(':');
+      server.listen({ host: address, port, ipv6Only: ipv6 }, () => {
+        server.removeListener('error', reject);
+        server.on('error', (err) => this.ctx.log.error('portal error', { err, address, port }));
+        const bound = server.address() as net.AddressInfo;
+        portal.port = bound.port;
+        this.servers.push({ server, portal });
+        this.ctx.log.info('listening', { address, port: bound.port, tpgt });
+        resolve(portal);
+      });
+    });
+  }
+
+  portals(): PortalAddress[] {
+    return this.servers.map((s) => s.portal);
+  }
+
+  /** A target was deleted or set offline: end its sessions. */
+  closeTargetSessions(tid: number, why: string): void {
+    for (const s of this.sessions.ofTarget(tid)) s.close(why);
+  }
+
+  /** The LUN inventory of a target changed: tell its initiators (Async Message). */
+  notifyLunChange(tid: number, lun: number): void {
+    for (const s of this.sessions.ofTarget(tid)) s.notifyLunsChanged(numberToLun(lun));
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sessions.all()) s.close('shutdown');
+    for (const sock of this.sockets) sock.destroy();
+    await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.server.close(() => r()))));
+    this.servers = [];
+  }
+}
