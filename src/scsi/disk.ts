@@ -1,0 +1,596 @@
+// The SBC-3 disk: a command table keyed by opcode (add a command in one place), per-nexus unit attentions,
+// RESERVE(6)/RELEASE(6), and READ/WRITE as the hot path (fields read straight from the CDB, one await of
+// the store, no allocation beyond the result object).
+import { BackingStoreError, type BackingStore } from '../backing/backing-store';
+import { createLogger, type Logger } from '../common/log';
+import {
+  allocationLength32At,
+  cdbLba,
+  nacaSet,
+  Op,
+  rwFua,
+  rwInvalidField,
+  rwTransferLength,
+  ServiceActionIn,
+  transferLengthByte,
+  truncate,
+  cdbLength,
+} from './cdb';
+import type { DiskParams } from './device-params';
+import { executeInquiry, PeripheralType, VersionDescriptor, type InquiryData } from './inquiry';
+import { requestSense, UnitAttentions, unitAttentionGate } from './lun-commands';
+import { modeSelect, modeSelectParameterLength, modeSense, type ModeContext, type ModeState } from './mode';
+import { ScsiStatus, type ItNexus, type ScsiDevice, type ScsiResult, type ScsiTask } from './scsi-types';
+import {
+  checkCondition,
+  INQUIRY_DATA_HAS_CHANGED,
+  CAPACITY_DATA_HAS_CHANGED,
+  INTERNAL_TARGET_FAILURE,
+  INVALID_COMMAND_OPERATION_CODE,
+  INVALID_FIELD_IN_INFORMATION_UNIT,
+  INVALID_FIELD_IN_PARAMETER_LIST,
+  invalidCdbField,
+  LBA_OUT_OF_RANGE,
+  MEDIUM_NOT_PRESENT,
+  MISCOMPARE_DURING_VERIFY,
+  MODE_PARAMETERS_CHANGED,
+  NOT_READY_TO_READY_CHANGE,
+  PARAMETER_LIST_LENGTH_ERROR,
+  SPACE_ALLOCATION_FAILED_WRITE_PROTECT,
+  UNRECOVERED_READ_ERROR,
+  WRITE_ERROR,
+  WRITE_PROTECTED,
+  type SenseCode,
+  type SenseFormat,
+} from './sense';
+
+/** Largest READ/WRITE transfer (VPD B0 MAXIMUM TRANSFER LENGTH), in bytes. */
+export const MAX_TRANSFER_BYTES = 16 * 1024 * 1024;
+/** Largest UNMAP range and WRITE SAME length, in bytes. */
+export const MAX_UNMAP_BYTES = 1024 * 1024 * 1024;
+export const MAX_UNMAP_DESCRIPTORS = 64;
+/** WRITE SAME writes its pattern in pieces of at most this many bytes. */
+const WRITE_SAME_CHUNK = 1024 * 1024;
+
+/** LU parameters that tgtadm `--op update --mode logicalunit -P` may change at runtime. */
+export interface DiskSettings {
+  readonly: boolean;
+  thinProvisioning: boolean;
+  online: boolean;
+  senseFormat: SenseFormat;
+  removable: boolean;
+  rotationRate: number;
+}
+
+export interface Disk extends ScsiDevice {
+  readonly store: BackingStore;
+  readonly blockSize: number;
+  /** Capacity in logical blocks, as last read from the store. */
+  capacityBlocks(): number;
+  settings(): Readonly<DiskSettings>;
+  /** Current mode-page state (WCE, D_SENSE). */
+  modeState(): Readonly<ModeState>;
+  /** Apply runtime changes; raises the unit attentions SPC asks for (inquiry data / mode parameters changed,
+   *  not ready to ready). */
+  update(change: Partial<DiskSettings>): void;
+  /** Queue a unit attention for every nexus except `except` (e.g. REPORTED LUNS DATA HAS CHANGED). */
+  raiseUnitAttention(code: SenseCode, except?: ItNexus): void;
+  /** Re-read the store's size; raises CAPACITY DATA HAS CHANGED when it changed. Returns the block count. */
+  refreshCapacity(): Promise<number>;
+}
+
+interface DiskState {
+  readonly store: BackingStore;
+  readonly bs: number;
+  readonly log: Logger;
+  readonly params: DiskParams;
+  readonly ua: UnitAttentions;
+  settings: DiskSettings;
+  blocks: number;
+  maxTransferBlocks: number;
+  mode: ModeState;
+  modeDefaults: ModeState;
+  inquiry: InquiryData;
+  /** Nexus id holding a RESERVE(6) reservation. */
+  reservedBy: number | undefined;
+}
+
+type Handler = (s: DiskState, task: ScsiTask) => ScsiResult | Promise<ScsiResult>;
+
+interface CommandDef {
+  run: Handler;
+  /** Needs the medium: NOT READY / MEDIUM NOT PRESENT while the LU is offline. */
+  medium?: boolean;
+  /** Allowed while another nexus holds a RESERVE(6) reservation (SPC-2 table 9). */
+  reservationExempt?: boolean;
+}
+
+const COMMANDS: Array<CommandDef | undefined> = new Array<CommandDef | undefined>(256);
+
+function fmt(s: DiskState): SenseFormat {
+  return s.mode.dsense ? 'descriptor' : 'fixed';
+}
+
+function good(): ScsiResult {
+  return { status: ScsiStatus.Good };
+}
+
+function canUnmap(s: DiskState): boolean {
+  return s.settings.thinProvisioning && s.store.capabilities.unmap;
+}
+
+/** LBA + blocks past the end -> LBA OUT OF RANGE (with 0 blocks, an LBA past the end). */
+function outOfRange(s: DiskState, lba: number, blocks: number): ScsiResult | undefined {
+  if (lba + blocks > s.blocks) return checkCondition(fmt(s), LBA_OUT_OF_RANGE);
+  return undefined;
+}
+
+function storeFailure(s: DiskState, err: unknown, writing: boolean): ScsiResult {
+  const f = fmt(s);
+  if (err instanceof BackingStoreError) {
+    switch (err.kind) {
+      case 'nospace':
+        return checkCondition(f, SPACE_ALLOCATION_FAILED_WRITE_PROTECT);
+      case 'readonly':
+        return checkCondition(f, WRITE_PROTECTED);
+      case 'range':
+        return checkCondition(f, LBA_OUT_OF_RANGE);
+      case 'notsupported':
+        return checkCondition(f, INVALID_COMMAND_OPERATION_CODE);
+      default:
+        break;
+    }
+  }
+  s.log.warn('backing store error', { err, writing });
+  return checkCondition(f, writing ? WRITE_ERROR : UNRECOVERED_READ_ERROR);
+}
+
+// ---- READ / WRITE (hot path) ----
+
+async function read(s: DiskState, task: ScsiTask): Promise<ScsiResult> {
+  const cdb = task.cdb;
+  const bad = rwInvalidField(cdb);
+  if (bad >= 0) return invalidCdbField(fmt(s), bad >> 3, bad & 7);
+  const lba = cdbLba(cdb);
+  const blocks = rwTransferLength(cdb);
+  if (lba + blocks > s.blocks) return checkCondition(fmt(s), LBA_OUT_OF_RANGE);
+  if (blocks > s.maxTransferBlocks) return invalidCdbField(fmt(s), transferLengthByte(cdb[0]));
+  if (blocks === 0) return good();
+  try {
+    const data = await s.store.read(lba * s.bs, blocks * s.bs);
+    return { status: ScsiStatus.Good, dataIn: data };
+  } catch (err) {
+    return storeFailure(s, err, false);
+  }
+}
+
+async function write(s: DiskState, task: ScsiTask): Promise<ScsiResult> {
+  const cdb = task.cdb;
+  const bad = rwInvalidField(cdb);
+  if (bad >= 0) return invalidCdbField(fmt(s), bad >> 3, bad & 7);
+  const lba = cdbLba(cdb);
+  const blocks = rwTransferLength(cdb);
+  const want = blocks * s.bs;
+  let r: ScsiResult | undefined;
+  if (lba + blocks > s.blocks) r = checkCondition(fmt(s), LBA_OUT_OF_RANGE);
+  else if (blocks > s.maxTransferBlocks) r = invalidCdbField(fmt(s), transferLengthByte(cdb[0]));
+  else if (s.settings.readonly) r = checkCondition(fmt(s), WRITE_PROTECTED);
+  if (r) {
+    r.dataOutLength = want;
+    return r;
+  }
+  // Residuals (tgt and libiscsi's iSCSIResiduals): write only the bytes both the CDB and the initiator
+  // provided; the transport reports the over/underflow against EDTL.
+  const data = task.dataOut;
+  const n = data === undefined ? 0 : data.length < want ? data.length : want;
+  if (n > 0) {
+    try {
+      await s.store.write(
+        lba * s.bs,
+        n === data!.length ? data! : data!.subarray(0, n),
+        rwFua(cdb) || !s.mode.wce,
+      );
+    } catch (err) {
+      r = storeFailure(s, err, true);
+      r.dataOutLength = want;
+      return r;
+    }
+  }
+  return { status: ScsiStatus.Good, dataOutLength: want };
+}
+
+// ---- other SBC commands ----
+
+function readCapacity10(s: DiskState, task: ScsiTask): ScsiResult {
+  const cdb = task.cdb;
+  if (nacaSet(cdb)) return invalidCdbField(fmt(s), 9, 2);
+  if (!(cdb[8] & 0x01) && cdb.readUInt32BE(2) !== 0) return invalidCdbField(fmt(s), 2);
+  const data = Buffer.alloc(8);
+  const last = s.blocks - 1;
+  data.writeUInt32BE(last > 0xfffffffe ? 0xffffffff : Math.max(last, 0), 0);
+  data.writeUInt32BE(s.bs, 4);
+  return { status: ScsiStatus.Good, dataIn: data };
+}
+
+function readCapacity16(s: DiskState, task: ScsiTask): ScsiResult {
+  const cdb = task.cdb;
+  const data = Buffer.alloc(32);
+  const last = Math.max(s.blocks - 1, 0);
+  data.writeUInt32BE(Math.floor(last / 0x100000000), 0);
+  data.writeUInt32BE(last >>> 0, 4);
+  data.writeUInt32BE(s.bs, 8);
+  // LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT: advertise 4 KiB physical blocks for 512-byte LUs.
+  data[13] = s.bs < 4096 ? Math.log2(4096 / s.bs) : 0;
+  if (canUnmap(s)) data[14] = 0x80 | 0x40; // LBPME, LBPRZ
+  return { status: ScsiStatus.Good, dataIn: truncate(data, allocationLength32At(cdb, 10)) };
+}
+
+function serviceActionIn16(s: DiskState, task: ScsiTask): ScsiResult {
+  const cdb = task.cdb;
+  if (nacaSet(cdb)) return invalidCdbField(fmt(s), 15, 2);
+  if ((cdb[1] & 0x1f) === ServiceActionIn.READ_CAPACITY_16) return readCapacity16(s, task);
+  return invalidCdbField(fmt(s), 1, 4);
+}
+
+async function synchronizeCache(s: DiskState, task: ScsiTask): Promise<ScsiResult> {
+  const cdb = task.cdb;
+  if (nacaSet(cdb)) return invalidCdbField(fmt(s), cdb[0] === Op.SYNCHRONIZE_CACHE_10 ? 9 : 15, 2);
+  const lba = cdbLba(cdb);
+  const blocks = cdb[0] === Op.SYNCHRONIZE_CACHE_10 ? cdb.readUInt16BE(7) : cdb.readUInt32BE(10);
+  const oor = outOfRange(s, lba, blocks);
+  if (oor) return oor;
+  // IMMED may return early; we always wait, which is also correct and keeps "GOOD means durable".
+  try {
+    await s.store.flush();
+    return good();
+  } catch (err) {
+    return storeFailure(s, err, true);
+  }
+}
+
+async function verify(s: DiskState, task: ScsiTask): Promise<ScsiResult> {
+  const cdb = task.cdb;
+  const f = fmt(s);
+  if (cdb[1] & 0xe0) return invalidCdbField(f, 1, 7); // VRPROTECT
+  const ctl = cdbLength(cdb[0]) - 1;
+  if (cdb[ctl] & 0x04) return invalidCdbField(f, ctl, 2);
+  const bytchk = (cdb[1] >> 1) & 0x03;
+  if (bytchk === 2) return invalidCdbField(f, 1, 2);
+  const lba = cdbLba(cdb);
+  const blocks = rwTransferLength(cdb);
+  const want = bytchk === 1 ? blocks * s.bs : bytchk === 3 ? s.bs : 0;
+  const withOut = (r: ScsiResult): ScsiResult => {
+    if (want) r.dataOutLength = want;
+    return r;
+  };
+  const oor = outOfRange(s, lba, blocks);
+  if (oor) return withOut(oor);
+  if (blocks > s.maxTransferBlocks) return withOut(invalidCdbField(f, transferLengthByte(cdb[0])));
+  if (bytchk === 0 || blocks === 0) return withOut(good());
+  const data = task.dataOut;
+  if (!data || data.length < want) return withOut(checkCondition(f, INVALID_FIELD_IN_INFORMATION_UNIT));
+  let stored: Buffer;
+  try {
+    stored = await s.store.read(lba * s.bs, blocks * s.bs);
+  } catch (err) {
+    return withOut(storeFailure(s, err, false));
+  }
+  for (let i = 0; i < stored.length; i++) {
+    const expected = bytchk === 1 ? data[i] : data[i % s.bs];
+    if (stored[i] !== expected)
+      return withOut(checkCondition(f, MISCOMPARE_DURING_VERIFY, { information: i }));
+  }
+  return withOut(good());
+}
+
+async function unmap(s: DiskState, task: ScsiTask): Promise<ScsiResult> {
+  const cdb = task.cdb;
+  const f = fmt(s);
+  if (!canUnmap(s)) return checkCondition(f, INVALID_COMMAND_OPERATION_CODE);
+  const plen = cdb.readUInt16BE(7);
+  const withOut = (r: ScsiResult): ScsiResult => {
+    r.dataOutLength = plen;
+    return r;
+  };
+  if (cdb[1] & 0x01) return withOut(invalidCdbField(f, 1, 0)); // ANCHOR: not supported
+  if (cdb[9] & 0x04) return withOut(invalidCdbField(f, 9, 2));
+  if (s.settings.readonly) return withOut(checkCondition(f, WRITE_PROTECTED));
+  if (plen === 0) return withOut(good());
+  const data = task.dataOut;
+  if (plen < 8 || !data || data.length < plen) return withOut(checkCondition(f, PARAMETER_LIST_LENGTH_ERROR));
+  const count = Math.floor(Math.min(data.readUInt16BE(2), plen - 8) / 16);
+  if (count > MAX_UNMAP_DESCRIPTORS) return withOut(checkCondition(f, INVALID_FIELD_IN_PARAMETER_LIST));
+  const maxBlocks = MAX_UNMAP_BYTES / s.bs;
+  for (let i = 0, p = 8; i < count; i++, p += 16) {
+    const lba = data.readUInt32BE(p) * 0x100000000 + data.readUInt32BE(p + 4);
+    const n = data.readUInt32BE(p + 8);
+    if (lba + n > s.blocks) return withOut(checkCondition(f, LBA_OUT_OF_RANGE));
+    if (n > maxBlocks) return withOut(checkCondition(f, INVALID_FIELD_IN_PARAMETER_LIST));
+  }
+  try {
+    for (let i = 0, p = 8; i < count; i++, p += 16) {
+      const lba = data.readUInt32BE(p) * 0x100000000 + data.readUInt32BE(p + 4);
+      const n = data.readUInt32BE(p + 8);
+      if (n) await s.store.unmap(lba * s.bs, n * s.bs);
+    }
+  } catch (err) {
+    return withOut(storeFailure(s, err, true));
+  }
+  return withOut(good());
+}
+
+function isZero(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
+}
+
+async function writeSame(s: DiskState, task: ScsiTask): Promise<ScsiResult> {
+  const cdb = task.cdb;
+  const f = fmt(s);
+  const sixteen = cdb[0] === Op.WRITE_SAME_16;
+  const ndob = sixteen && (cdb[1] & 0x01) !== 0;
+  const want = ndob ? 0 : s.bs;
+  const withOut = (r: ScsiResult): ScsiResult => {
+    if (want) r.dataOutLength = want;
+    return r;
+  };
+  if (cdb[1] & 0xe0) return withOut(invalidCdbField(f, 1, 7)); // WRPROTECT
+  if (cdb[1] & 0x10) return withOut(invalidCdbField(f, 1, 4)); // ANCHOR
+  if (cdb[1] & 0x06) return withOut(invalidCdbField(f, 1, 2)); // PBDATA / LBDATA
+  const ctl = sixteen ? 15 : 9;
+  if (cdb[ctl] & 0x04) return withOut(invalidCdbField(f, ctl, 2));
+  const unmapBit = (cdb[1] & 0x08) !== 0;
+  if (unmapBit && !canUnmap(s)) return withOut(invalidCdbField(f, 1, 3));
+  const lba = cdbLba(cdb);
+  const blocks = sixteen ? cdb.readUInt32BE(10) : cdb.readUInt16BE(7);
+  const oor = outOfRange(s, lba, blocks);
+  if (oor) return withOut(oor);
+  // WSNZ=1: zero blocks ("to the end") is rejected, as is anything beyond MAXIMUM WRITE SAME LENGTH.
+  if (blocks === 0 || blocks > MAX_UNMAP_BYTES / s.bs) return withOut(invalidCdbField(f, sixteen ? 10 : 7));
+  if (s.settings.readonly) return withOut(checkCondition(f, WRITE_PROTECTED));
+  const data = task.dataOut;
+  if (!ndob && (!data || data.length < s.bs))
+    return withOut(checkCondition(f, INVALID_FIELD_IN_INFORMATION_UNIT));
+  const block = ndob ? undefined : data!.subarray(0, s.bs);
+  const zero = block === undefined || isZero(block);
+  const offset = lba * s.bs;
+  const length = blocks * s.bs;
+  const durable = !s.mode.wce;
+  try {
+    if (zero && unmapBit) await s.store.unmap(offset, length);
+    else if (zero) await s.store.writeZeroes(offset, length);
+    else {
+      const chunkBlocks = Math.max(1, Math.min(blocks, Math.floor(WRITE_SAME_CHUNK / s.bs)));
+      const chunk = Buffer.alloc(chunkBlocks * s.bs);
+      for (let i = 0; i < chunkBlocks; i++) block!.copy(chunk, i * s.bs);
+      for (let done = 0; done < length; done += chunk.length) {
+        const n = Math.min(chunk.length, length - done);
+        await s.store.write(offset + done, n === chunk.length ? chunk : chunk.subarray(0, n), durable);
+      }
+    }
+    if (durable && (zero || unmapBit) && s.store.capabilities.volatileCache) await s.store.flush();
+  } catch (err) {
+    return withOut(storeFailure(s, err, true));
+  }
+  return withOut(good());
+}
+
+// ---- SPC commands ----
+
+function modeContext(s: DiskState): ModeContext {
+  return {
+    blocks: s.blocks,
+    blockSize: s.bs,
+    readonly: s.settings.readonly,
+    current: s.mode,
+    defaults: s.modeDefaults,
+    wceChangeable: s.store.capabilities.volatileCache,
+  };
+}
+
+function doModeSelect(s: DiskState, task: ScsiTask): ScsiResult {
+  const out = modeSelect(task.cdb, task.dataOut, modeContext(s), fmt(s));
+  out.result.dataOutLength = modeSelectParameterLength(task.cdb);
+  const next = out.state;
+  if (next && (next.wce !== s.mode.wce || next.dsense !== s.mode.dsense)) {
+    s.mode = next;
+    s.settings.senseFormat = next.dsense ? 'descriptor' : 'fixed';
+    s.ua.raise(MODE_PARAMETERS_CHANGED, task.nexus.id);
+  }
+  return out.result;
+}
+
+function simpleGood(cdbControl: number): Handler {
+  return (s, task) => (task.cdb[cdbControl] & 0x04 ? invalidCdbField(fmt(s), cdbControl, 2) : good());
+}
+
+function reserve(s: DiskState, task: ScsiTask): ScsiResult {
+  if (task.cdb[1] & 0x01) return invalidCdbField(fmt(s), 1, 0); // extent reservations: obsolete
+  s.reservedBy = task.nexus.id; // a conflicting holder was already turned away by execute()
+  return good();
+}
+
+function release(s: DiskState, task: ScsiTask): ScsiResult {
+  if (s.reservedBy === task.nexus.id) s.reservedBy = undefined;
+  return good(); // releasing someone else's reservation is a no-op, not an error (SPC-2 7.17)
+}
+
+function define(op: number, def: CommandDef): void {
+  COMMANDS[op] = def;
+}
+
+define(Op.TEST_UNIT_READY, { run: simpleGood(5), medium: true });
+define(Op.REQUEST_SENSE, {
+  run: (s, task) => requestSense(task, s.ua, s.settings.online ? undefined : MEDIUM_NOT_PRESENT),
+  reservationExempt: true,
+});
+define(Op.INQUIRY, {
+  run: (s, task) => executeInquiry(task.cdb, task.nexus, s.inquiry, fmt(s)),
+  reservationExempt: true,
+});
+define(Op.READ_6, { run: read, medium: true });
+define(Op.READ_10, { run: read, medium: true });
+define(Op.READ_12, { run: read, medium: true });
+define(Op.READ_16, { run: read, medium: true });
+define(Op.WRITE_6, { run: write, medium: true });
+define(Op.WRITE_10, { run: write, medium: true });
+define(Op.WRITE_12, { run: write, medium: true });
+define(Op.WRITE_16, { run: write, medium: true });
+define(Op.READ_CAPACITY_10, { run: readCapacity10, medium: true });
+define(Op.SERVICE_ACTION_IN_16, { run: serviceActionIn16, medium: true });
+define(Op.SYNCHRONIZE_CACHE_10, { run: synchronizeCache, medium: true });
+define(Op.SYNCHRONIZE_CACHE_16, { run: synchronizeCache, medium: true });
+define(Op.VERIFY_10, { run: verify, medium: true });
+define(Op.VERIFY_12, { run: verify, medium: true });
+define(Op.VERIFY_16, { run: verify, medium: true });
+define(Op.UNMAP, { run: unmap, medium: true });
+define(Op.WRITE_SAME_10, { run: writeSame, medium: true });
+define(Op.WRITE_SAME_16, { run: writeSame, medium: true });
+define(Op.MODE_SENSE_6, { run: (s, task) => modeSense(task.cdb, modeContext(s), fmt(s)) });
+define(Op.MODE_SENSE_10, { run: (s, task) => modeSense(task.cdb, modeContext(s), fmt(s)) });
+define(Op.MODE_SELECT_6, { run: doModeSelect });
+define(Op.MODE_SELECT_10, { run: doModeSelect });
+define(Op.START_STOP_UNIT, { run: simpleGood(5) });
+define(Op.PREVENT_ALLOW_MEDIUM_REMOVAL, { run: simpleGood(5) });
+define(Op.RESERVE_6, { run: reserve });
+define(Op.RELEASE_6, { run: release, reservationExempt: true });
+
+// ---- the device ----
+
+function inquiryData(p: DiskParams, st: DiskSettings, store: BackingStore, bs: number): InquiryData {
+  const unmapOk = st.thinProvisioning && store.capabilities.unmap;
+  return {
+    peripheralType: PeripheralType.Disk,
+    removable: st.removable,
+    vendorId: p.vendorId,
+    productId: p.productId,
+    productRev: p.productRev,
+    versionDescriptors: [
+      VersionDescriptor.SAM5,
+      VersionDescriptor.ISCSI,
+      VersionDescriptor.SPC4,
+      VersionDescriptor.SBC3,
+    ],
+    scsiSn: p.scsiSn,
+    scsiId: p.scsiId,
+    naa: p.naa,
+    blockLimits: {
+      maxTransferLength: MAX_TRANSFER_BYTES / bs,
+      optimalTransferLengthGranularity: Math.max(1, 4096 / bs),
+      optimalTransferLength: (1024 * 1024) / bs,
+      maxUnmapLbaCount: unmapOk ? MAX_UNMAP_BYTES / bs : 0,
+      maxUnmapBlockDescriptorCount: unmapOk ? MAX_UNMAP_DESCRIPTORS : 0,
+      maxWriteSameLength: MAX_UNMAP_BYTES / bs,
+      writeSameNonZero: true,
+    },
+    rotationRate: st.rotationRate,
+    provisioning: { thin: unmapOk, lbprz: unmapOk },
+  };
+}
+
+/** Short CDBs (a transport that passes exactly the CDB bytes) are zero-extended so field reads stay in
+ *  bounds; the iSCSI BHS always carries 16. */
+function fullCdb(cdb: Buffer): Buffer {
+  const need = cdbLength(cdb[0]) || 16;
+  if (cdb.length >= need) return cdb;
+  const b = Buffer.alloc(16);
+  cdb.copy(b);
+  return b;
+}
+
+export function createDisk(params: DiskParams): Disk {
+  const store = params.store;
+  const bs = params.blockSize;
+  if (bs !== 512 && bs !== 4096 && bs !== 1024 && bs !== 2048) throw new Error(`invalid block size ${bs}`);
+  const settings: DiskSettings = {
+    readonly: params.readonly,
+    thinProvisioning: params.thinProvisioning,
+    online: params.online,
+    senseFormat: params.senseFormat,
+    removable: params.removable,
+    rotationRate: params.rotationRate,
+  };
+  const modeDefaults: ModeState = { wce: store.capabilities.volatileCache, dsense: false };
+  const s: DiskState = {
+    store,
+    bs,
+    log: createLogger('scsi.disk', { tid: params.tid, lun: params.lun }),
+    params,
+    ua: new UnitAttentions(),
+    settings,
+    blocks: Math.floor(store.size() / bs),
+    maxTransferBlocks: MAX_TRANSFER_BYTES / bs,
+    mode: { wce: modeDefaults.wce, dsense: params.senseFormat === 'descriptor' },
+    modeDefaults,
+    inquiry: inquiryData(params, settings, store, bs),
+    reservedBy: undefined,
+  };
+
+  function execute(task: ScsiTask): Promise<ScsiResult> {
+    try {
+      if (task.cdb.length < 16) task.cdb = fullCdb(task.cdb);
+      const cdb = task.cdb;
+      const uaResult = unitAttentionGate(s.ua, task, fmt(s));
+      if (uaResult) return Promise.resolve(uaResult);
+      const def = COMMANDS[cdb[0]];
+      if (def === undefined) return Promise.resolve(checkCondition(fmt(s), INVALID_COMMAND_OPERATION_CODE));
+      if (s.reservedBy !== undefined && s.reservedBy !== task.nexus.id && !def.reservationExempt) {
+        return Promise.resolve({ status: ScsiStatus.ReservationConflict });
+      }
+      if (def.medium && !s.settings.online)
+        return Promise.resolve(checkCondition(fmt(s), MEDIUM_NOT_PRESENT));
+      const r = def.run(s, task);
+      return r instanceof Promise ? r : Promise.resolve(r);
+    } catch (err) {
+      s.log.error('command failed', { err, opcode: task.cdb[0] });
+      return Promise.resolve(checkCondition(fmt(s), INTERNAL_TARGET_FAILURE));
+    }
+  }
+
+  function update(change: Partial<DiskSettings>): void {
+    const before = { ...s.settings };
+    Object.assign(s.settings, change);
+    if (change.senseFormat !== undefined && change.senseFormat !== (s.mode.dsense ? 'descriptor' : 'fixed')) {
+      s.mode = { ...s.mode, dsense: change.senseFormat === 'descriptor' };
+      s.ua.raise(MODE_PARAMETERS_CHANGED);
+    }
+    if (before.readonly !== s.settings.readonly) s.ua.raise(MODE_PARAMETERS_CHANGED); // WP bit
+    if (
+      before.thinProvisioning !== s.settings.thinProvisioning ||
+      before.removable !== s.settings.removable
+    ) {
+      s.ua.raise(INQUIRY_DATA_HAS_CHANGED);
+    }
+    if (!before.online && s.settings.online) s.ua.raise(NOT_READY_TO_READY_CHANGE);
+    s.inquiry = inquiryData(params, s.settings, store, bs);
+  }
+
+  return {
+    store,
+    blockSize: bs,
+    execute,
+    reset(): void {
+      s.reservedBy = undefined;
+      s.ua.reset();
+    },
+    nexusGone(nexus: ItNexus): void {
+      s.ua.forget(nexus.id);
+      if (s.reservedBy === nexus.id) s.reservedBy = undefined;
+    },
+    capacityBlocks: () => s.blocks,
+    settings: () => s.settings,
+    modeState: () => s.mode,
+    update,
+    raiseUnitAttention(code: SenseCode, except?: ItNexus): void {
+      s.ua.raise(code, except?.id);
+    },
+    async refreshCapacity(): Promise<number> {
+      const blocks = Math.floor((await store.refreshSize()) / bs);
+      if (blocks !== s.blocks) {
+        s.blocks = blocks;
+        s.ua.raise(CAPACITY_DATA_HAS_CHANGED);
+      }
+      return blocks;
+    },
+  };
+}
