@@ -1,0 +1,95 @@
+// Reading tgtadm's `--op show --mode target` / `--mode account` text back (what tgt-admin does to learn
+// the daemon's state), and tgt-admin's `--dump` rendering of it. Pure.
+
+import { isIP } from 'node:net';
+
+/** An `--initiator-address` rule (address, [v6], address/prefix, ALL) rather than an initiator name. */
+export function isAddressRule(rule: string): boolean {
+  if (rule === 'ALL') return true;
+  const m = /^\[?([^\]/]+)\]?(\/\d+)?$/.exec(rule);
+  return m !== null && isIP(m[1]) !== 0;
+}
+
+export interface ShownTarget {
+  tid: number;
+  name: string;
+  driver: string;
+  /** Backing store paths of the LUNs that have one (LUN 0's "None" excluded). */
+  backingStores: string[];
+  /** Account lines: "user" or "user (outgoing)". */
+  accounts: string[];
+  acls: string[];
+  /** An initiator is connected. */
+  inUse: boolean;
+}
+
+export function parseShowTargets(text: string): ShownTarget[] {
+  const out: ShownTarget[] = [];
+  let cur: ShownTarget | undefined;
+  let section = '';
+  for (const line of text.split('\n')) {
+    const head = /^Target (\d+): (.+)$/.exec(line);
+    if (head) {
+      cur = {
+        tid: Number(head[1]),
+        name: head[2],
+        driver: '',
+        backingStores: [],
+        accounts: [],
+        acls: [],
+        inUse: false,
+      };
+      out.push(cur);
+      section = '';
+      continue;
+    }
+    if (!cur) continue;
+    const sec = /^ {4}(\S.*):$/.exec(line);
+    if (sec) {
+      section = sec[1];
+      continue;
+    }
+    const item = line.trim();
+    if (item === '') continue;
+    if (section === 'System information' && item.startsWith('Driver: ')) cur.driver = item.slice(8);
+    else if (section === 'I_T nexus information' && item.startsWith('Connection:')) cur.inUse = true;
+    else if (section === 'LUN information' && item.startsWith('Backing store path: ')) {
+      const p = item.slice('Backing store path: '.length);
+      if (p !== 'None') cur.backingStores.push(p);
+    } else if (section === 'Account information') cur.accounts.push(item);
+    else if (section === 'ACL information') cur.acls.push(item);
+  }
+  return out;
+}
+
+export function parseShowAccounts(text: string): string[] {
+  return text
+    .split('\n')
+    .filter((l) => /^\s+\S/.test(l))
+    .map((l) => l.trim());
+}
+
+/** tgt-admin --dump: the running configuration as targets.conf text (passwords cannot be read back). */
+export function dumpConfig(targets: ShownTarget[]): string {
+  const drivers = [...new Set(targets.map((t) => t.driver))].sort();
+  let out = drivers.length === 1 ? `default-driver ${drivers[0]}\n\n` : '';
+  for (const t of targets) {
+    out += `<target ${t.name}>\n`;
+    if (drivers.length > 1) out += `\tdriver ${t.driver}\n`;
+    for (const b of t.backingStores) out += `\tbacking-store ${b}\n`;
+    for (const a of t.accounts) {
+      const m = /^(.+) \(outgoing\)$/.exec(a);
+      out += m
+        ? `\toutgoinguser ${m[1]} PLEASE_CORRECT_THE_PASSWORD\n`
+        : `\tincominguser ${a} PLEASE_CORRECT_THE_PASSWORD\n`;
+    }
+    if (!(t.acls.length === 1 && t.acls[0] === 'ALL')) {
+      for (const acl of t.acls) {
+        // tgt-admin tests /^[0-9,.E]+$/, which files CIDR and IPv6 rules as names; we test for an address.
+        out += isAddressRule(acl) ? `\tinitiator-address ${acl}\n` : `\tinitiator-name ${acl}\n`;
+      }
+    }
+    out += '</target>\n\n';
+  }
+  return out;
+}
