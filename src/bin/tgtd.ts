@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   enableDefaultMetrics('tgtd_');
   const metricsSpec = argv.metrics ?? `127.0.0.1:${9470 + controlPort}`;
   if (metricsSpec !== 'off') {
-    const m = parsePortal(metricsSpec);
+    const m = parseMetricsAddress(metricsSpec);
     try {
       const ms = await serveMetrics(m.address, m.port);
       ms.unref();
@@ -116,6 +116,16 @@ async function main(): Promise<void> {
   process.on('uncaughtException', (err) => {
     log.error('uncaught exception', { err: err.stack });
   });
+}
+
+/** `ADDR:PORT` for the metrics endpoint; port 0 picks a free port (tests). */
+function parseMetricsAddress(spec: string): { address: string; port: number } {
+  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(spec);
+  if (!m || Number(m[2]) > 65535) {
+    process.stderr.write(`tgtd: bad --metrics '${spec}': expected ADDR:PORT or off\n`);
+    process.exit(1);
+  }
+  return { address: m[1] || '127.0.0.1', port: Number(m[2]) };
 }
 
 /** Without -f, run ourselves in the background (like tgt) and return once the child is up. */

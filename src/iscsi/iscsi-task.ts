@@ -9,6 +9,8 @@ export interface OutstandingR2T {
   offset: number;
   length: number;
   received: number;
+  /** DataSN the next Data-Out of this R2T's sequence must carry (each sequence counts from 0). */
+  expDataSN: number;
 }
 
 export type TaskState = 'waiting-order' | 'collecting' | 'executing' | 'done';
@@ -24,6 +26,8 @@ export class IscsiTask {
   /** End of the unsolicited range: data beyond it only comes in answer to R2Ts. */
   readonly unsolicitedEnd: number;
   unsolicitedReceived = 0;
+  /** DataSN expected on the next unsolicited Data-Out. */
+  unsolicitedDataSN = 0;
   /** Next offset an R2T will ask for. */
   nextR2TOffset: number;
   r2tSN = 0;

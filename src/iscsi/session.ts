@@ -287,7 +287,7 @@ export class Session {
       const offset = task.nextR2TOffset;
       const length = Math.min(this.params.maxBurstLength, task.edtl - offset);
       const ttt = this.allocTtt();
-      task.r2ts.push({ ttt, offset, length, received: 0 });
+      task.r2ts.push({ ttt, offset, length, received: 0, expDataSN: 0 });
       task.nextR2TOffset += length;
       conn.send({
         opcode: Opcode.R2T,
@@ -327,6 +327,10 @@ export class Session {
         return;
       }
       if (task.edtl > MAX_TRANSFER) return;
+      if (d.dataSN !== task.unsolicitedDataSN++) {
+        this.failSequence(conn, task, header);
+        return;
+      }
       this.storeData(task, d);
       task.unsolicitedReceived += d.data.length;
       if (!this.params.dataPDUInOrder || d.final || task.unsolicitedReceived >= task.unsolicitedEnd) {
@@ -339,17 +343,28 @@ export class Session {
       conn.sendReject(RejectReason.InvalidPduField, header);
       return;
     }
+    if (d.dataSN !== r2t.expDataSN++) {
+      this.failSequence(conn, task, header);
+      return;
+    }
     this.storeData(task, d);
     r2t.received += d.data.length;
     if (r2t.received >= r2t.length) {
       task.r2ts.splice(task.r2ts.indexOf(r2t), 1);
       this.afterData(task);
     } else if (d.final) {
-      // The burst ended before the data we asked for: a protocol error; the command fails.
-      conn.sendReject(RejectReason.ProtocolError, header);
-      this.tasks.delete(task.itt);
-      this.complete(task, checkCondition(0x0b, 0x0c, 0x0d));
+      // The burst ended before the data we asked for.
+      this.failSequence(conn, task, header);
     }
+  }
+
+  /**
+   * A Data-Out sequence error (wrong DataSN, short burst). ERL 0 cannot recover the sequence: reject the
+   * PDU and end the command with ABORTED COMMAND so the initiator retries it; later data is dropped.
+   */
+  private failSequence(conn: Connection, task: IscsiTask, header: Buffer): void {
+    conn.sendReject(RejectReason.ProtocolError, header);
+    this.complete(task, checkCondition(0x0b, 0x4b, 0x00)); // DATA PHASE ERROR
   }
 
   private storeData(task: IscsiTask, d: DataOut): void {
