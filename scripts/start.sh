@@ -12,6 +12,9 @@ DEMO_DIR=${DEMO_DIR:-/var/lib/curve-tgt}
 IQN=iqn.2026-11.io.curve:demo
 SOCKET="${TGT_IPC_SOCKET:-/var/run/tgtd/socket}.${CONTROL_PORT}"
 
+# Install dependencies on a fresh checkout.
+[ -d node_modules ] || npm ci
+
 # Build when dist is missing or older than any source.
 if [ ! -f dist/src/bin/tgtd.js ] || [ ! -f dist/src/bin/tgtadm.js ] ||
   [ -n "$(find src -name '*.ts' -newer dist/src/bin/tgtd.js -print -quit)" ]; then
