@@ -1,0 +1,351 @@
+// Data-plane RPC server: registered handlers answer framed requests, pipelined and out of order.
+// Per connection, calls and request bytes in flight are bounded: beyond the bound the server stops
+// reading that socket (TCP back-pressure reaches the client) instead of queueing. A bad request
+// (unknown method, undecodable message, attachment CRC mismatch) gets an error answer; a bad stream
+// (wrong magic, oversized lengths, corrupt header) closes that connection only.
+
+import * as net from 'node:net';
+import { createLogger } from '../../common/log';
+import { DEFAULT_FRAME_LIMITS, FrameFlag, type Frame, type FrameLimits } from './frame';
+import { frameSize } from './frame-serializer';
+import { FramedSocket } from './framed-socket';
+import { DECODE_OPTIONS, MethodTable, type RpcMethod } from './rpc-method';
+import { RpcError, RpcStatus, encodeErrorBody } from './rpc-status';
+
+const log = createLogger('rpc-server');
+
+const OUTPUT_HIGH_WATER = 4 << 20;
+
+export interface RpcCallContext {
+  readonly method: RpcMethod;
+  /** The request's attachment (CRC already verified). */
+  readonly attachment: Buffer;
+  /** Its verified CRC32C (0 when empty): pass it on with the data instead of recomputing it. */
+  readonly attachmentCrc: number;
+  /** "ip:port" of the caller. */
+  readonly peer: string;
+  /** Aborted when the caller cancels or times out, or the connection closes. */
+  readonly signal: AbortSignal;
+}
+
+export interface RpcReply<Res> {
+  response: Res;
+  attachment?: Buffer;
+  /** CRC32C of `attachment` when already known. */
+  attachmentCrc?: number;
+}
+
+export type RpcHandler<Req, Res> = (
+  request: Req,
+  ctx: RpcCallContext,
+) => RpcReply<Res> | Promise<RpcReply<Res>>;
+
+export interface RpcServerOptions {
+  maxInFlightPerConnection?: number;
+  maxInFlightBytesPerConnection?: number;
+  limits?: FrameLimits;
+}
+
+type AnyHandler = RpcHandler<unknown, unknown>;
+
+class CallContext implements RpcCallContext {
+  private controller: AbortController | undefined;
+  cancelled = false;
+
+  constructor(
+    readonly method: RpcMethod,
+    readonly attachment: Buffer,
+    readonly attachmentCrc: number,
+    readonly peer: string,
+  ) {}
+
+  // Created on first use: most handlers never look, and an AbortController per call is not free.
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.cancelled) this.controller.abort();
+    return this.controller.signal;
+  }
+
+  cancel(): void {
+    this.cancelled = true;
+    this.controller?.abort();
+  }
+}
+
+class ServerConnection {
+  private readonly framed: FramedSocket;
+  private readonly calls = new Map<number, CallContext>();
+  private inFlightBytes = 0;
+  private backlog: Frame[] = [];
+  private backlogHead = 0;
+  private paused = false;
+  private writeBlocked = false;
+  private readonly peer: string;
+
+  constructor(
+    socket: net.Socket,
+    private readonly server: RpcServer,
+    private readonly maxCalls: number,
+    private readonly maxBytes: number,
+    limits: FrameLimits,
+  ) {
+    this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.framed = new FramedSocket(
+      socket,
+      {
+        onFrame: (f) => this.onFrame(f),
+        onClose: (err) => this.onClose(err),
+        onDrain: () => {
+          this.writeBlocked = false;
+          this.updateFlow();
+        },
+      },
+      limits,
+    );
+  }
+
+  destroy(): void {
+    this.framed.destroy();
+  }
+
+  private onFrame(f: Frame): void {
+    if (f.flags & FrameFlag.RESPONSE) {
+      this.framed.destroy(new Error('client sent a response frame'));
+      return;
+    }
+    if (f.flags & FrameFlag.CANCEL) {
+      this.calls.get(f.correlationId)?.cancel();
+      const i = this.backlog.findIndex((b) => b.correlationId === f.correlationId);
+      if (i >= this.backlogHead) this.backlog.splice(i, 1);
+      return;
+    }
+    // Reading is paused at the limit, but frames already in the chunk being parsed still arrive: hold
+    // them (at most one socket read's worth) until calls complete.
+    if (this.overLimit() || this.backlogHead < this.backlog.length) {
+      this.backlog.push(f);
+      this.updateFlow();
+      return;
+    }
+    this.dispatch(f);
+  }
+
+  private overLimit(): boolean {
+    return this.calls.size >= this.maxCalls || this.inFlightBytes >= this.maxBytes;
+  }
+
+  private drainBacklog(): void {
+    while (this.backlogHead < this.backlog.length && !this.overLimit() && !this.framed.isClosed) {
+      this.dispatch(this.backlog[this.backlogHead++]);
+    }
+    if (this.backlogHead === this.backlog.length) {
+      this.backlog = [];
+      this.backlogHead = 0;
+    }
+  }
+
+  private dispatch(f: Frame): void {
+    const entry = this.server.lookup(f.methodId);
+    if (!entry) {
+      this.sendError(
+        f.correlationId,
+        f.methodId,
+        RpcStatus.UNKNOWN_METHOD,
+        `unknown method id ${f.methodId}`,
+      );
+      return;
+    }
+    const { method, value: handler } = entry;
+    if (!f.attachmentCrcOk) {
+      this.sendError(
+        f.correlationId,
+        f.methodId,
+        RpcStatus.CRC_MISMATCH,
+        `${method.name}: attachment CRC mismatch`,
+      );
+      return;
+    }
+    let request: unknown;
+    try {
+      request = method.requestType.toObject(method.requestType.decode(f.message), DECODE_OPTIONS);
+    } catch (err) {
+      this.sendError(
+        f.correlationId,
+        f.methodId,
+        RpcStatus.BAD_REQUEST,
+        `${method.name}: ${(err as Error).message}`,
+      );
+      return;
+    }
+    if (this.calls.has(f.correlationId)) {
+      this.sendError(f.correlationId, f.methodId, RpcStatus.BAD_REQUEST, 'correlation id already in flight');
+      return;
+    }
+    const ctx = new CallContext(method, f.attachment, f.attachmentCrc, this.peer);
+    const bytes = frameSize(f.message.length, f.attachment.length);
+    this.calls.set(f.correlationId, ctx);
+    this.inFlightBytes += bytes;
+    this.updateFlow();
+
+    let result: RpcReply<unknown> | Promise<RpcReply<unknown>>;
+    try {
+      result = handler(request, ctx);
+    } catch (err) {
+      this.complete(f.correlationId, ctx, bytes, err, undefined);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (r) => this.complete(f.correlationId, ctx, bytes, undefined, r),
+        (err) => this.complete(f.correlationId, ctx, bytes, err, undefined),
+      );
+    } else this.complete(f.correlationId, ctx, bytes, undefined, result);
+  }
+
+  private complete(
+    correlationId: number,
+    ctx: CallContext,
+    bytes: number,
+    err: unknown,
+    reply: RpcReply<unknown> | undefined,
+  ): void {
+    if (this.calls.get(correlationId) === ctx) this.calls.delete(correlationId);
+    this.inFlightBytes -= bytes;
+    const methodId = ctx.method.id;
+    if (!ctx.cancelled && !this.framed.isClosed) {
+      if (err !== undefined || !reply) {
+        if (err instanceof RpcError) this.sendError(correlationId, methodId, err.status, err.message);
+        else {
+          log.warn('handler failed', { method: ctx.method.name, err: err as Error });
+          this.sendError(
+            correlationId,
+            methodId,
+            RpcStatus.INTERNAL,
+            `${ctx.method.name}: ${String((err as Error)?.message ?? err)}`,
+          );
+        }
+      } else {
+        let message: Uint8Array;
+        try {
+          message = ctx.method.responseType.encode(reply.response as object).finish();
+        } catch (e) {
+          this.sendError(
+            correlationId,
+            methodId,
+            RpcStatus.INTERNAL,
+            `${ctx.method.name}: bad response: ${(e as Error).message}`,
+          );
+          this.drainBacklog();
+          this.updateFlow();
+          return;
+        }
+        if (
+          !this.framed.send({
+            flags: FrameFlag.RESPONSE,
+            correlationId,
+            methodId,
+            message,
+            attachment: reply.attachment,
+            attachmentCrc: reply.attachmentCrc,
+          })
+        ) {
+          this.noteBlocked();
+        }
+      }
+    }
+    this.drainBacklog();
+    this.updateFlow();
+  }
+
+  private sendError(correlationId: number, methodId: number, status: RpcStatus, text: string): void {
+    const ok = this.framed.send({
+      flags: FrameFlag.RESPONSE | FrameFlag.ERROR,
+      correlationId,
+      methodId,
+      message: encodeErrorBody(status, text),
+    });
+    if (!ok) {
+      this.noteBlocked();
+      this.updateFlow();
+    }
+  }
+
+  /** Answers pile up in the socket: stop taking requests once more than OUTPUT_HIGH_WATER is queued
+   *  (the socket's own 16 KiB mark is far below one tick's corked batch). */
+  private noteBlocked(): void {
+    if (this.framed.socket.writableLength > OUTPUT_HIGH_WATER) this.writeBlocked = true;
+  }
+
+  /** Stops reading while too much is in flight or the answers cannot be written out. */
+  private updateFlow(): void {
+    const over = this.overLimit() || this.writeBlocked || this.backlogHead < this.backlog.length;
+    if (over && !this.paused) {
+      this.paused = true;
+      this.framed.socket.pause();
+    } else if (!over && this.paused) {
+      this.paused = false;
+      this.framed.socket.resume();
+    }
+  }
+
+  private onClose(err: Error | undefined): void {
+    if (err) log.debug('connection closed', { peer: this.peer, err });
+    for (const ctx of this.calls.values()) ctx.cancel();
+    this.calls.clear();
+    this.backlog = [];
+    this.backlogHead = 0;
+    this.server.forget(this);
+  }
+}
+
+export class RpcServer {
+  private readonly table = new MethodTable<AnyHandler>();
+  private readonly connections = new Set<ServerConnection>();
+  private readonly server: net.Server;
+  private readonly maxCalls: number;
+  private readonly maxBytes: number;
+  private readonly limits: FrameLimits;
+
+  constructor(opts: RpcServerOptions = {}) {
+    this.maxCalls = opts.maxInFlightPerConnection ?? 256;
+    this.maxBytes = opts.maxInFlightBytesPerConnection ?? 64 << 20;
+    this.limits = opts.limits ?? DEFAULT_FRAME_LIMITS;
+    this.server = net.createServer((socket) => {
+      this.connections.add(new ServerConnection(socket, this, this.maxCalls, this.maxBytes, this.limits));
+    });
+  }
+
+  handle<Req, Res>(method: RpcMethod<Req, Res>, handler: RpcHandler<Req, Res>): this {
+    this.table.add(method as RpcMethod, handler as AnyHandler);
+    return this;
+  }
+
+  /** @internal */
+  lookup(methodId: number): { method: RpcMethod; value: AnyHandler } | undefined {
+    return this.table.get(methodId);
+  }
+
+  /** @internal */
+  forget(conn: ServerConnection): void {
+    this.connections.delete(conn);
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  listen(port: number, host = '127.0.0.1'): Promise<net.AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as net.AddressInfo);
+      });
+    });
+  }
+
+  /** Stops listening and drops every connection (calls in flight are cancelled). */
+  close(): Promise<void> {
+    for (const c of this.connections) c.destroy();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}

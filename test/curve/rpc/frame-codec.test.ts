@@ -1,0 +1,210 @@
+import t from 'tap';
+import { crc32c } from '../../../src/iscsi/crc32c';
+import {
+  DEFAULT_FRAME_LIMITS,
+  FRAME_HEADER_SIZE,
+  FrameError,
+  FrameFlag,
+  type Frame,
+} from '../../../src/curve/rpc/frame';
+import { FrameParser } from '../../../src/curve/rpc/frame-parser';
+import { serializeFrame } from '../../../src/curve/rpc/frame-serializer';
+
+function parseAll(parser: FrameParser, chunks: Buffer[]): Frame[] {
+  const out: Frame[] = [];
+  for (const c of chunks) parser.push(c, (f) => out.push(f));
+  return out;
+}
+
+t.test('serializer writes the documented header byte for byte', async (t) => {
+  const message = Buffer.from([0x08, 0x02, 0x10, 0x07]);
+  const attachment = Buffer.from('abcd');
+  const parts = serializeFrame({
+    flags: FrameFlag.RESPONSE,
+    correlationId: 0x01020304,
+    methodId: 0xa0b0c0d0,
+    message,
+    attachment,
+  });
+  t.equal(parts.length, 2);
+  t.equal(parts[1], attachment, 'attachment is passed through, not copied');
+  const head = parts[0];
+  t.equal(head.length, FRAME_HEADER_SIZE + 4);
+  const crcAtt = crc32c(attachment);
+  const expected = Buffer.alloc(28);
+  expected.write('CRPC', 0, 'latin1');
+  expected[4] = 1;
+  expected[5] = 0x01;
+  expected.writeUInt16BE(0, 6);
+  expected.writeUInt32BE(0x01020304, 8);
+  expected.writeUInt32BE(0xa0b0c0d0, 12);
+  expected.writeUInt32BE(4, 16);
+  expected.writeUInt32BE(4, 20);
+  expected.writeUInt32BE(crcAtt, 24);
+  t.same(head.subarray(0, 28), expected);
+  t.equal(head.readUInt32BE(28), crc32c(expected), 'header CRC covers bytes 0..27');
+  t.same(head.subarray(32), message);
+  // The well-known CRC32C check value pins the attachment checksum algorithm.
+  t.equal(crc32c(Buffer.from('123456789')), 0xe3069283);
+});
+
+t.test('frame without attachment: one buffer, zero CRC', async (t) => {
+  const parts = serializeFrame({ flags: 0, correlationId: 7, methodId: 9, message: Buffer.alloc(0) });
+  t.equal(parts.length, 1);
+  t.equal(parts[0].length, 32);
+  t.equal(parts[0].readUInt32BE(20), 0);
+  t.equal(parts[0].readUInt32BE(24), 0);
+});
+
+t.test('round trip, whole and split at every byte boundary', async (t) => {
+  const message = Buffer.from('hello message');
+  const attachment = Buffer.alloc(300, 0x5a);
+  const wire = Buffer.concat([
+    ...serializeFrame({ flags: 0, correlationId: 1, methodId: 42, message, attachment }),
+    ...serializeFrame({ flags: FrameFlag.CANCEL, correlationId: 2, methodId: 42, message: Buffer.alloc(0) }),
+  ]);
+  for (let cut = 0; cut <= wire.length; cut++) {
+    const frames = parseAll(new FrameParser(), [wire.subarray(0, cut), wire.subarray(cut)]);
+    if (frames.length !== 2) t.fail(`cut ${cut}: ${frames.length} frames`);
+    else {
+      if (
+        !frames[0].message.equals(message) ||
+        !frames[0].attachment.equals(attachment) ||
+        !frames[0].attachmentCrcOk
+      ) {
+        t.fail(`cut ${cut}: frame 1 differs`);
+      }
+      if (
+        frames[1].flags !== FrameFlag.CANCEL ||
+        frames[1].correlationId !== 2 ||
+        frames[1].attachment.length !== 0
+      ) {
+        t.fail(`cut ${cut}: frame 2 differs`);
+      }
+    }
+  }
+  // One byte at a time as well.
+  const bytes = [...wire].map((b) => Buffer.from([b]));
+  const frames = parseAll(new FrameParser(), bytes);
+  t.equal(frames.length, 2);
+  t.same(frames[0].attachment, attachment);
+  t.equal(frames[0].methodId, 42);
+});
+
+t.test('attachment inside one chunk is a slice of it (zero copy)', async (t) => {
+  const attachment = Buffer.alloc(4096, 1);
+  const wire = Buffer.concat(
+    serializeFrame({ flags: 0, correlationId: 3, methodId: 1, message: Buffer.from([1]), attachment }),
+  );
+  const [f] = parseAll(new FrameParser(), [wire]);
+  t.equal(f.attachment.buffer, wire.buffer, 'shares memory with the received chunk');
+  t.equal(f.attachment.byteOffset, wire.byteOffset + 33);
+});
+
+t.test('attachment CRC mismatch is a per-frame fault; the stream continues', async (t) => {
+  const a = Buffer.concat(
+    serializeFrame({
+      flags: 0,
+      correlationId: 1,
+      methodId: 1,
+      message: Buffer.alloc(0),
+      attachment: Buffer.from('data'),
+    }),
+  );
+  a[a.length - 1] ^= 0xff; // corrupt the attachment, not the header
+  const b = Buffer.concat(
+    serializeFrame({
+      flags: 0,
+      correlationId: 2,
+      methodId: 1,
+      message: Buffer.alloc(0),
+      attachment: Buffer.from('good'),
+    }),
+  );
+  const frames = parseAll(new FrameParser(), [Buffer.concat([a, b])]);
+  t.equal(frames.length, 2);
+  t.equal(frames[0].attachmentCrcOk, false);
+  t.equal(frames[1].attachmentCrcOk, true);
+});
+
+t.test('stream faults throw FrameError and kill the parser', async (t) => {
+  const good = Buffer.concat(
+    serializeFrame({ flags: 0, correlationId: 1, methodId: 1, message: Buffer.from('m') }),
+  );
+
+  const badMagic = Buffer.from(good);
+  badMagic[0] = 0x00;
+  const p1 = new FrameParser();
+  t.throws(
+    () => p1.push(badMagic.subarray(0, 4), () => t.fail('no frame')),
+    { name: 'FrameError', reason: 'magic' },
+    'refused from the first 4 bytes',
+  );
+  t.throws(() => p1.push(good, () => t.fail('dead parser yields nothing')), FrameError);
+
+  const badLen = Buffer.from(good);
+  badLen.writeUInt32BE(5, 16); // message length changed without fixing the header CRC
+  t.throws(() => new FrameParser().push(badLen, () => undefined), {
+    name: 'FrameError',
+    reason: 'header-crc',
+  });
+
+  const tooLong = Buffer.concat(
+    serializeFrame({
+      flags: 0,
+      correlationId: 1,
+      methodId: 1,
+      message: Buffer.alloc(0),
+      attachment: Buffer.alloc(2000),
+    }),
+  );
+  const small = new FrameParser({ ...DEFAULT_FRAME_LIMITS, maxAttachmentLength: 1024 });
+  // Rejected from the header alone, before the body is buffered.
+  t.throws(() => small.push(tooLong.subarray(0, 32), () => undefined), {
+    name: 'FrameError',
+    reason: 'too-long',
+  });
+
+  const bigMsg = Buffer.concat(
+    serializeFrame({ flags: 0, correlationId: 1, methodId: 1, message: Buffer.alloc(100) }),
+  );
+  t.throws(
+    () => new FrameParser({ ...DEFAULT_FRAME_LIMITS, maxMessageLength: 99 }).push(bigMsg, () => undefined),
+    {
+      name: 'FrameError',
+      reason: 'too-long',
+    },
+  );
+
+  const badFlags = Buffer.concat(
+    serializeFrame({ flags: 0x80, correlationId: 1, methodId: 1, message: Buffer.alloc(0) }),
+  );
+  t.throws(() => new FrameParser().push(badFlags, () => undefined), { name: 'FrameError', reason: 'flags' });
+
+  const badVersion = Buffer.from(good);
+  badVersion[4] = 2;
+  badVersion.writeUInt32BE(crc32c(badVersion.subarray(0, 28)), 28);
+  t.throws(() => new FrameParser().push(badVersion, () => undefined), {
+    name: 'FrameError',
+    reason: 'version',
+  });
+});
+
+t.test('bufferedBytes tracks partial frames', async (t) => {
+  const wire = Buffer.concat(
+    serializeFrame({
+      flags: 0,
+      correlationId: 1,
+      methodId: 1,
+      message: Buffer.alloc(10),
+      attachment: Buffer.alloc(100),
+    }),
+  );
+  const p = new FrameParser();
+  p.push(wire.subarray(0, 50), () => t.fail('incomplete'));
+  t.equal(p.bufferedBytes, 18, 'header consumed, 18 body bytes held');
+  let n = 0;
+  p.push(wire.subarray(50), () => n++);
+  t.equal(n, 1);
+  t.equal(p.bufferedBytes, 0);
+});
