@@ -1,0 +1,360 @@
+// Durable storage for one Raft group: a segmented log (records carry a CRC32C so a torn tail is found and
+// cut off on restart), a hard-state file replaced atomically (write temp, fsync, rename, fsync directory),
+// and a snapshot file written the same way, after which whole log segments below it are deleted.
+// Appends are buffered writes; sync() makes everything durable with one fsync, so many appends share it.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { crc32c } from '../../iscsi/crc32c';
+import { ConfState, Entry, EntryType, HardState, InitialState, Snapshot } from './types';
+
+const RECORD_HEADER = 8; // u32 payload length, u32 crc32c(payload)
+const ENTRY_HEADER = 17; // u64 term, u64 index, u8 type
+const SEGMENT_PREFIX = 'segment-';
+
+export interface FileStorageOptions {
+  /** Start a new segment once the current one is larger than this. */
+  segmentBytes?: number;
+}
+
+interface Segment {
+  file: string;
+  firstIndex: number;
+  /** Byte offset of each entry's record. */
+  offsets: number[];
+  size: number;
+}
+
+interface HardStateFile extends HardState {
+  forcedConf?: { confState: ConfState; index: number };
+}
+
+export interface RecoveryReport {
+  /** Bytes cut from the end of the log because the last record was torn or corrupt. */
+  truncatedBytes: number;
+}
+
+export class FileStorage {
+  private segments: Segment[] = [];
+  private fd = -1;
+  private hard: HardStateFile = { term: 0, vote: 0, commit: 0 };
+  private hardDirty = false;
+  private logDirty = false;
+  private snap: Snapshot | null = null;
+  private readonly entries: Entry[] = [];
+  readonly recovery: RecoveryReport = { truncatedBytes: 0 };
+  private readonly segmentBytes: number;
+
+  private constructor(
+    readonly dir: string,
+    opts: FileStorageOptions,
+  ) {
+    this.segmentBytes = opts.segmentBytes ?? 64 << 20;
+  }
+
+  /** Open (creating if needed) and recover: verify every record, cut a torn tail. */
+  static open(dir: string, opts: FileStorageOptions = {}): FileStorage {
+    fs.mkdirSync(dir, { recursive: true });
+    const s = new FileStorage(dir, opts);
+    s.recover();
+    return s;
+  }
+
+  /** What the Raft core restarts from; `bootstrap` is used when the storage is brand new. */
+  initialState(bootstrap: InitialState): InitialState {
+    if (this.hard.term === 0 && this.snap === null && this.entries.length === 0) {
+      this.append(bootstrap.entries);
+      this.setHardState(bootstrap.hardState);
+      this.sync();
+      return bootstrap;
+    }
+    const base = this.snap ? this.snap.meta.index : 0;
+    return {
+      hardState: { term: this.hard.term, vote: this.hard.vote, commit: Math.max(this.hard.commit, base) },
+      snapshot: this.snap,
+      entries: this.entries.filter((e) => e.index > base),
+      confState: bootstrap.confState,
+    };
+  }
+
+  forcedConf(): { confState: ConfState; index: number } | undefined {
+    return this.hard.forcedConf;
+  }
+
+  lastIndex(): number {
+    const seg = this.segments[this.segments.length - 1];
+    return seg ? seg.firstIndex + seg.offsets.length - 1 : this.snap ? this.snap.meta.index : 0;
+  }
+
+  /** Buffered append; entries[0].index may be <= lastIndex (a conflict): the log is truncated there first. */
+  append(entries: Entry[]): void {
+    if (entries.length === 0) return;
+    const first = entries[0].index;
+    if (first <= this.lastIndex()) this.truncateFrom(first);
+    else if (this.segments.length && first !== this.lastIndex() + 1) {
+      throw new Error(`raft storage: gap before ${first} (last ${this.lastIndex()})`);
+    }
+    const bufs: Buffer[] = [];
+    let seg = this.segments[this.segments.length - 1];
+    if (!seg || seg.size >= this.segmentBytes) seg = this.newSegment(first);
+    let size = seg.size;
+    for (const e of entries) {
+      const rec = encodeRecord(e);
+      seg.offsets.push(size);
+      size += rec.length;
+      bufs.push(rec);
+    }
+    const all = Buffer.concat(bufs);
+    fs.writeSync(this.fd, all, 0, all.length, seg.size);
+    seg.size = size;
+    this.logDirty = true;
+    if (seg.size >= this.segmentBytes) this.rollSegment();
+  }
+
+  /** Term and vote changes must be durable before the next sync returns; commit may lag (it is a hint). */
+  setHardState(hs: HardState): void {
+    if (hs.term !== this.hard.term || hs.vote !== this.hard.vote) this.hardDirty = true;
+    this.hard = { ...this.hard, term: hs.term, vote: hs.vote, commit: Math.max(hs.commit, this.hard.commit) };
+  }
+
+  /** An unsafe peer reset: remember the forced configuration durably. */
+  setForcedConf(confState: ConfState, index: number): void {
+    this.hard = { ...this.hard, forcedConf: { confState, index } };
+    this.hardDirty = true;
+  }
+
+  /** fsync the log, then replace the hard-state file if term or vote changed. */
+  sync(): void {
+    if (this.logDirty && this.fd >= 0) fs.fsyncSync(this.fd);
+    this.logDirty = false;
+    if (this.hardDirty) {
+      this.writeAtomic('hardstate', Buffer.from(JSON.stringify(this.hard)));
+      this.hardDirty = false;
+    }
+  }
+
+  /** Same as sync() but the log fsync runs on the thread pool so the event loop keeps going. */
+  async syncAsync(): Promise<void> {
+    if (this.logDirty && this.fd >= 0) {
+      this.logDirty = false;
+      const fd = this.fd;
+      await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
+    }
+    if (this.hardDirty) {
+      this.hardDirty = false;
+      this.writeAtomic('hardstate', Buffer.from(JSON.stringify(this.hard)));
+    }
+  }
+
+  /**
+   * Persist a snapshot (installed from the leader, or taken locally) atomically, then delete log segments
+   * entirely at or below compactTo. A leader-sent snapshot that doesn't match the log replaces it.
+   */
+  saveSnapshot(s: Snapshot, compactTo = s.meta.index, replaceLog = false): void {
+    // [u32 meta length][u32 crc32c of the rest][meta JSON][data]
+    const meta = Buffer.from(JSON.stringify(s.meta));
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(meta.length, 0);
+    const body = Buffer.concat([
+      head,
+      meta,
+      Buffer.from(s.data.buffer, s.data.byteOffset, s.data.byteLength),
+    ]);
+    body.writeUInt32BE(crc32c(body.subarray(8)), 4);
+    this.writeAtomic('snapshot', body);
+    this.snap = s;
+    if (replaceLog) this.dropAllSegments();
+    else this.compact(compactTo);
+    if (this.hard.commit < s.meta.index) this.hard = { ...this.hard, commit: s.meta.index };
+  }
+
+  snapshot(): Snapshot | null {
+    return this.snap;
+  }
+
+  close(): void {
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  // ---- internals ----
+
+  private compact(upTo: number): void {
+    while (this.segments.length > 1) {
+      const seg = this.segments[0];
+      const next = this.segments[1];
+      if (next.firstIndex - 1 > upTo) break;
+      fs.rmSync(path.join(this.dir, seg.file), { force: true });
+      this.segments.shift();
+    }
+    // The last segment is kept open even when all of it is compacted; the next append continues it.
+    this.fsyncDir();
+  }
+
+  private dropAllSegments(): void {
+    this.close();
+    for (const seg of this.segments) fs.rmSync(path.join(this.dir, seg.file), { force: true });
+    this.segments = [];
+    this.fsyncDir();
+  }
+
+  private newSegment(firstIndex: number): Segment {
+    this.close();
+    const file = `${SEGMENT_PREFIX}${String(firstIndex).padStart(20, '0')}.log`;
+    this.fd = fs.openSync(path.join(this.dir, file), 'w+');
+    const seg: Segment = { file, firstIndex, offsets: [], size: 0 };
+    this.segments.push(seg);
+    this.fsyncDir();
+    return seg;
+  }
+
+  private rollSegment(): void {
+    fs.fsyncSync(this.fd);
+    this.close();
+  }
+
+  private truncateFrom(index: number): void {
+    while (this.segments.length) {
+      const seg = this.segments[this.segments.length - 1];
+      if (seg.firstIndex >= index) {
+        if (this.fd >= 0) this.close();
+        fs.rmSync(path.join(this.dir, seg.file), { force: true });
+        this.segments.pop();
+        continue;
+      }
+      const keep = index - seg.firstIndex;
+      if (keep < seg.offsets.length) {
+        seg.size = seg.offsets[keep];
+        seg.offsets.length = keep;
+      }
+      if (this.fd >= 0) this.close();
+      this.fd = fs.openSync(path.join(this.dir, seg.file), 'r+');
+      fs.ftruncateSync(this.fd, seg.size);
+      break;
+    }
+    this.fsyncDir();
+  }
+
+  private recover(): void {
+    this.readHardState();
+    this.readSnapshot();
+    const files = fs
+      .readdirSync(this.dir)
+      .filter((f) => f.startsWith(SEGMENT_PREFIX) && f.endsWith('.log'))
+      .sort();
+    let expected = -1;
+    for (let i = 0; i < files.length; i++) {
+      const file = files[i];
+      const firstIndex = Number(file.slice(SEGMENT_PREFIX.length, -4));
+      const buf = fs.readFileSync(path.join(this.dir, file));
+      const seg: Segment = { file, firstIndex, offsets: [], size: 0 };
+      let off = 0;
+      let torn = false;
+      while (off < buf.length) {
+        const e = decodeRecord(buf, off);
+        if (!e || e.entry.index !== firstIndex + seg.offsets.length) {
+          torn = true;
+          break;
+        }
+        seg.offsets.push(off);
+        this.entries.push(e.entry);
+        off += e.length;
+      }
+      seg.size = off;
+      if (expected >= 0 && firstIndex !== expected)
+        throw new Error(`raft storage: segment ${file} out of sequence`);
+      expected = firstIndex + seg.offsets.length;
+      this.segments.push(seg);
+      if (torn) {
+        this.recovery.truncatedBytes += buf.length - off;
+        fs.truncateSync(path.join(this.dir, file), off);
+        for (const later of files.slice(i + 1)) {
+          this.recovery.truncatedBytes += fs.statSync(path.join(this.dir, later)).size;
+          fs.rmSync(path.join(this.dir, later));
+        }
+        break;
+      }
+    }
+    const last = this.segments[this.segments.length - 1];
+    if (last) this.fd = fs.openSync(path.join(this.dir, last.file), 'r+');
+  }
+
+  private readHardState(): void {
+    const p = path.join(this.dir, 'hardstate');
+    if (!fs.existsSync(p)) return;
+    const buf = fs.readFileSync(p);
+    const crc = buf.readUInt32BE(0);
+    if (crc32c(buf.subarray(4)) !== crc) throw new Error('raft storage: hard state checksum mismatch');
+    this.hard = JSON.parse(buf.subarray(4).toString('utf8')) as HardStateFile;
+  }
+
+  private readSnapshot(): void {
+    const p = path.join(this.dir, 'snapshot');
+    if (!fs.existsSync(p)) return;
+    const buf = fs.readFileSync(p);
+    if (buf.length < 8 || crc32c(buf.subarray(8)) !== buf.readUInt32BE(4)) {
+      throw new Error('raft storage: snapshot checksum mismatch');
+    }
+    const len = buf.readUInt32BE(0);
+    const meta = JSON.parse(buf.subarray(8, 8 + len).toString('utf8')) as Snapshot['meta'];
+    this.snap = { meta, data: new Uint8Array(buf.subarray(8 + len)) };
+  }
+
+  private writeAtomic(name: string, body: Buffer): void {
+    const tmp = path.join(this.dir, `${name}.tmp`);
+    const data = name === 'hardstate' ? withCrc(body) : body;
+    const fd = fs.openSync(tmp, 'w');
+    fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fs.renameSync(tmp, path.join(this.dir, name));
+    this.fsyncDir();
+  }
+
+  private fsyncDir(): void {
+    const fd = fs.openSync(this.dir, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}
+
+function withCrc(body: Buffer): Buffer {
+  const out = Buffer.alloc(4 + body.length);
+  out.writeUInt32BE(crc32c(body), 0);
+  body.copy(out, 4);
+  return out;
+}
+
+export function encodeRecord(e: Entry): Buffer {
+  const payloadLen = ENTRY_HEADER + e.data.length;
+  const rec = Buffer.allocUnsafe(RECORD_HEADER + payloadLen);
+  rec.writeUInt32BE(payloadLen, 0);
+  rec.writeBigUInt64BE(BigInt(e.term), 8);
+  rec.writeBigUInt64BE(BigInt(e.index), 16);
+  rec.writeUInt8(e.type, 24);
+  rec.set(e.data, 25);
+  rec.writeUInt32BE(crc32c(rec.subarray(RECORD_HEADER)), 4);
+  return rec;
+}
+
+/** One record at off, or null when it is short or its checksum fails (a torn or corrupt tail). */
+export function decodeRecord(buf: Buffer, off: number): { entry: Entry; length: number } | null {
+  if (off + RECORD_HEADER > buf.length) return null;
+  const len = buf.readUInt32BE(off);
+  if (len < ENTRY_HEADER || off + RECORD_HEADER + len > buf.length) return null;
+  const payload = buf.subarray(off + RECORD_HEADER, off + RECORD_HEADER + len);
+  if (crc32c(payload) !== buf.readUInt32BE(off + 4)) return null;
+  const type = payload[16] as EntryType;
+  if (type !== EntryType.Normal && type !== EntryType.ConfChange) return null;
+  return {
+    entry: {
+      term: Number(payload.readBigUInt64BE(0)),
+      index: Number(payload.readBigUInt64BE(8)),
+      type,
+      data: new Uint8Array(payload.subarray(ENTRY_HEADER)),
+    },
+    length: RECORD_HEADER + len,
+  };
+}

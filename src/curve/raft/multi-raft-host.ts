@@ -1,0 +1,348 @@
+// Many Raft groups in one process (one per copyset): a single tick loop for all of them, one flush that
+// gathers every group's Ready, persists them, syncs all touched storages together (fsync batching across
+// groups), then sends one batch per destination node and lane (heartbeats of all groups coalesced into one
+// message per node pair per tick). Idle groups quiesce: no ticks, no heartbeats; a node-level heartbeat per
+// peer per tick tells followers whether a quiesced group's leader is still alive.
+import { Prng } from './prng';
+import { RaftCore, RaftConfig, ReadMode } from './raft-core';
+import { GroupMessage } from './message-codec';
+import { Lane, RaftTransport } from './transport';
+import { ConfChange } from './conf-change';
+import { Entry, HardState, InitialState, isControlMessage, NodeId, Ready, Snapshot } from './types';
+
+export interface GroupStorage {
+  append(entries: Entry[]): void;
+  setHardState(hs: HardState): void;
+  saveSnapshot(s: Snapshot, compactTo?: number, replaceLog?: boolean): void;
+  syncAsync(): Promise<void>;
+}
+
+/** Storage that keeps nothing (the in-process benchmark and tests without durability). */
+export class NullStorage implements GroupStorage {
+  append(): void {}
+  setHardState(): void {}
+  saveSnapshot(): void {}
+  async syncAsync(): Promise<void> {}
+}
+
+export interface GroupStateMachine {
+  apply(entry: Entry): void;
+  restore(snapshot: Snapshot): void;
+}
+
+export interface MultiRaftOptions {
+  transport: RaftTransport;
+  tickMs?: number;
+  electionTicks?: number;
+  seed?: number;
+  /** Idle ticks before a leader quiesces its group. */
+  quiesceAfterTicks?: number;
+  raft?: Partial<Omit<RaftConfig, 'id' | 'random'>>;
+}
+
+interface Waiter {
+  term: number;
+  resolve: (index: number) => void;
+  reject: (err: Error) => void;
+}
+
+class Group {
+  quiet = false;
+  quiescing = false;
+  idleTicks = 0;
+  proposals = new Map<number, Waiter>();
+  reads: { index: number; resolve: (index: number) => void }[] = [];
+  applied = 0;
+  constructor(
+    readonly id: number,
+    readonly core: RaftCore,
+    readonly storage: GroupStorage,
+    readonly sm: GroupStateMachine,
+  ) {}
+}
+
+export class NotLeaderError extends Error {
+  constructor(readonly leader: NodeId) {
+    super(`not leader (leader is ${leader || 'unknown'})`);
+  }
+}
+
+export class MultiRaftHost {
+  readonly nodeId: NodeId;
+  private readonly groups = new Map<number, Group>();
+  private readonly dirty = new Set<Group>();
+  private flushScheduled = false;
+  private flushing = false;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly rng: Prng;
+  private readonly tickMs: number;
+  private readonly electionTicks: number;
+  private readonly quiesceAfter: number;
+  private readonly lastHeard = new Map<NodeId, number>();
+  private ticks = 0;
+  /** Counters for tests and metrics. */
+  readonly counters = { ticks: 0, groupTicks: 0, batchesSent: 0, messagesSent: 0, syncs: 0 };
+
+  constructor(private readonly opts: MultiRaftOptions) {
+    this.nodeId = opts.transport.nodeId;
+    this.rng = new Prng(opts.seed ?? this.nodeId);
+    this.tickMs = opts.tickMs ?? 100;
+    this.electionTicks = opts.electionTicks ?? 10;
+    this.quiesceAfter = opts.quiesceAfterTicks ?? 3;
+    opts.transport.onBatch((from, batch) => this.receive(from, batch));
+  }
+
+  addGroup(id: number, initial: InitialState, storage: GroupStorage, sm: GroupStateMachine): RaftCore {
+    const core = new RaftCore(
+      {
+        ...this.opts.raft,
+        id: this.nodeId,
+        electionTicks: this.electionTicks,
+        random: (n) => this.rng.int(n),
+      },
+      initial,
+    );
+    const g = new Group(id, core, storage, sm);
+    g.applied = core.log.applied;
+    if (initial.snapshot) sm.restore(initial.snapshot);
+    this.groups.set(id, g);
+    this.markDirty(g);
+    return core;
+  }
+
+  core(group: number): RaftCore | undefined {
+    return this.groups.get(group)?.core;
+  }
+
+  isQuiet(group: number): boolean {
+    return this.groups.get(group)?.quiet ?? false;
+  }
+
+  start(): void {
+    if (!this.timer) this.timer = setInterval(() => this.tick(), this.tickMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    for (const g of this.groups.values()) this.failWaiters(g, new Error('raft host stopped'));
+    await this.opts.transport.close();
+  }
+
+  /** Resolves with the entry's index once it is committed and applied here. */
+  propose(group: number, data: Uint8Array): Promise<number> {
+    const g = this.mustGroup(group);
+    this.wake(g);
+    const index = g.core.propose(data);
+    if (index === 0) return Promise.reject(new NotLeaderError(g.core.lead));
+    const p = new Promise<number>((resolve, reject) =>
+      g.proposals.set(index, { term: g.core.term, resolve, reject }),
+    );
+    this.markDirty(g);
+    return p;
+  }
+
+  proposeConfChange(group: number, cc: ConfChange): Promise<number> {
+    const g = this.mustGroup(group);
+    this.wake(g);
+    const index = g.core.proposeConfChange(cc);
+    if (index === 0) return Promise.reject(new Error('conf change refused (not leader or one pending)'));
+    const p = new Promise<number>((resolve, reject) =>
+      g.proposals.set(index, { term: g.core.term, resolve, reject }),
+    );
+    this.markDirty(g);
+    return p;
+  }
+
+  /** Resolves with a read index once this replica has applied it: then read the state machine. */
+  read(group: number, mode: ReadMode = 'lease'): Promise<number> {
+    const g = this.mustGroup(group);
+    const wasQuiet = g.quiet;
+    this.wake(g);
+    let resolveFn!: (index: number) => void;
+    const p = new Promise<number>((resolve) => (resolveFn = resolve));
+    // A quiesced leader's lease clock stood still: confirm leadership with a heartbeat round instead.
+    if (!g.core.readIndex(resolveFn, wasQuiet ? 'safe' : mode))
+      return Promise.reject(new NotLeaderError(g.core.lead));
+    this.markDirty(g);
+    return p;
+  }
+
+  transferLeader(group: number, to: NodeId): void {
+    const g = this.mustGroup(group);
+    this.wake(g);
+    g.core.transferLeadership(to);
+    this.markDirty(g);
+  }
+
+  // ---- loop ----
+
+  private tick(): void {
+    this.ticks++;
+    this.counters.ticks++;
+    const deadline = this.ticks - this.electionTicks;
+    for (const g of this.groups.values()) {
+      if (g.quiet) {
+        // Wake followers of a quiesced group whose leader's node went silent.
+        const lead = g.core.lead;
+        if (lead !== this.nodeId && (lead === 0 || (this.lastHeard.get(lead) ?? 0) < deadline)) this.wake(g);
+        else continue;
+      }
+      if (g.core.isQuiescable()) {
+        if (++g.idleTicks >= this.quiesceAfter) g.quiescing = true;
+      } else g.idleTicks = 0;
+      g.core.tick();
+      this.counters.groupTicks++;
+      this.markDirty(g);
+    }
+    // Node-level liveness: one (possibly empty) control batch per peer per tick; the flush merges it with
+    // the groups' heartbeats.
+    this.heartbeatPeers = true;
+    this.scheduleFlush();
+  }
+
+  private heartbeatPeers = false;
+
+  private receive(from: NodeId, batch: GroupMessage[]): void {
+    this.lastHeard.set(from, this.ticks);
+    for (const { group, msg, quiesce } of batch) {
+      const g = this.groups.get(group);
+      if (!g) continue;
+      if (quiesce && msg.type === 'heartbeat') {
+        g.core.step(msg);
+        g.quiet = true;
+        g.idleTicks = 0;
+      } else {
+        if (msg.type !== 'heartbeatResp') this.wake(g);
+        g.core.step(msg);
+      }
+      this.markDirty(g);
+    }
+  }
+
+  private wake(g: Group): void {
+    g.quiet = false;
+    g.quiescing = false;
+    g.idleTicks = 0;
+  }
+
+  private markDirty(g: Group): void {
+    this.dirty.add(g);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.flushing) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      const work: [Group, Ready][] = [];
+      const touched = new Set<GroupStorage>();
+      for (const g of this.dirty) {
+        if (!g.core.hasReady()) continue;
+        const rd = g.core.ready();
+        if (rd.snapshot) {
+          g.storage.saveSnapshot(rd.snapshot, rd.snapshot.meta.index, true);
+          g.sm.restore(rd.snapshot);
+          g.applied = rd.snapshot.meta.index;
+        }
+        g.storage.append(rd.entriesToPersist);
+        if (rd.hardState) g.storage.setHardState(rd.hardState);
+        if (rd.entriesToPersist.length || rd.hardState || rd.snapshot) touched.add(g.storage);
+        work.push([g, rd]);
+      }
+      this.dirty.clear();
+      if (touched.size) {
+        this.counters.syncs++;
+        await Promise.all([...touched].map((s) => s.syncAsync()));
+      }
+      const out = new Map<NodeId, { control: GroupMessage[]; data: GroupMessage[] }>();
+      for (const [g, rd] of work) {
+        g.core.advance();
+        for (const msg of rd.messages) {
+          let o = out.get(msg.to);
+          if (!o) out.set(msg.to, (o = { control: [], data: [] }));
+          const quiesce = g.quiescing && msg.type === 'heartbeat';
+          (isControlMessage(msg.type) ? o.control : o.data).push({ group: g.id, msg, quiesce });
+        }
+        if (g.quiescing) {
+          g.quiescing = false;
+          g.quiet = true;
+          g.core.resetLease();
+        }
+        for (const e of rd.committedEntries) this.applyEntry(g, e);
+        for (const rs of rd.readStates)
+          g.reads.push({ index: rs.index, resolve: rs.ctx as (i: number) => void });
+        if (g.reads.length) this.serveReads(g);
+        if (g.core.role !== 'leader' && g.proposals.size)
+          this.failWaiters(g, new NotLeaderError(g.core.lead));
+        if (g.core.hasReady()) this.dirty.add(g);
+      }
+      if (this.heartbeatPeers) {
+        this.heartbeatPeers = false;
+        for (const peer of this.peerNodes()) if (!out.has(peer)) out.set(peer, { control: [], data: [] });
+      }
+      for (const [to, o] of out) {
+        if (o.data.length) this.sendBatch(to, 'data', o.data);
+        this.sendBatch(to, 'control', o.control);
+      }
+    } finally {
+      this.flushing = false;
+      if (this.dirty.size) this.scheduleFlush();
+    }
+  }
+
+  private sendBatch(to: NodeId, lane: Lane, batch: GroupMessage[]): void {
+    this.counters.batchesSent++;
+    this.counters.messagesSent += batch.length;
+    this.opts.transport.send(to, lane, batch);
+  }
+
+  private peerNodes(): Set<NodeId> {
+    const peers = new Set<NodeId>();
+    for (const g of this.groups.values()) {
+      for (const v of g.core.conf.voters) if (v !== this.nodeId) peers.add(v);
+      for (const l of g.core.conf.learners) if (l !== this.nodeId) peers.add(l);
+    }
+    return peers;
+  }
+
+  private applyEntry(g: Group, e: Entry): void {
+    g.sm.apply(e);
+    g.applied = e.index;
+    const w = g.proposals.get(e.index);
+    if (w) {
+      g.proposals.delete(e.index);
+      if (w.term === e.term) w.resolve(e.index);
+      else w.reject(new Error('proposal overwritten by a new leader'));
+    }
+  }
+
+  private serveReads(g: Group): void {
+    const left: Group['reads'] = [];
+    for (const r of g.reads) {
+      if (r.index <= g.applied) r.resolve(r.index);
+      else left.push(r);
+    }
+    g.reads = left;
+  }
+
+  private failWaiters(g: Group, err: Error): void {
+    // Proposals may still commit under the next leader; the caller learns "unknown" and retries idempotently.
+    for (const w of g.proposals.values()) w.reject(err);
+    g.proposals.clear();
+  }
+
+  private mustGroup(id: number): Group {
+    const g = this.groups.get(id);
+    if (!g) throw new Error(`raft host: no group ${id}`);
+    return g;
+  }
+}

@@ -1,0 +1,172 @@
+// Raft benchmark: commits/s and p50/p99 commit latency for 4 KiB entries at 1, 32 and 256 proposals in
+// flight, with 1, 100 and 2,000 groups; three replicas in one process (in-memory network, no fsync) and in
+// three kv-node processes on loopback (TCP, fsync batched). Prints a table.
+//   node dist/test/bench/raft-bench.js [--quick] [--json]
+//   env: RAFT_BENCH_SECONDS (per cell, default 3), RAFT_BENCH_MODES (inproc,procs)
+import { bootstrapState } from '../../src/curve/raft/bootstrap';
+import { MultiRaftHost, NullStorage } from '../../src/curve/raft/multi-raft-host';
+import { LocalNetwork } from '../../src/curve/raft/transport';
+import { KvCluster, KvConnection } from '../curve/raft/kv-cluster';
+
+export interface Cell {
+  mode: 'in-process' | '3 processes + fsync';
+  groups: number;
+  inflight: number;
+  commitsPerSec: number;
+  p50ms: number;
+  p99ms: number;
+}
+
+const ENTRY = Buffer.alloc(4096, 0x61);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Keep `inflight` operations running until `ms` elapse; returns (ops, latencies). */
+async function drive(
+  inflight: number,
+  ms: number,
+  op: (worker: number) => Promise<boolean>,
+): Promise<number[]> {
+  const lat: number[] = [];
+  const end = performance.now() + ms;
+  await Promise.all(
+    Array.from({ length: inflight }, async (_, w) => {
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        if (await op(w)) lat.push(performance.now() - t0);
+      }
+    }),
+  );
+  return lat;
+}
+
+async function inProcess(groups: number, inflight: number, seconds: number): Promise<Cell> {
+  const net = new LocalNetwork();
+  const hosts = [1, 2, 3].map(
+    (id) => new MultiRaftHost({ transport: net.connect(id), tickMs: 20, raft: { maxInflight: 256 } }),
+  );
+  for (const h of hosts) {
+    for (let g = 1; g <= groups; g++)
+      h.addGroup(g, bootstrapState([1, 2, 3]), new NullStorage(), { apply() {}, restore() {} });
+    h.start();
+  }
+  // Elect leaders quickly: node 1 campaigns everywhere.
+  for (let g = 1; g <= groups; g++) hosts[0].core(g)!.campaign('transfer');
+  while (![...Array(groups).keys()].every((i) => hosts.some((h) => h.core(i + 1)!.role === 'leader')))
+    await sleep(20);
+  const leaderOf = (g: number): MultiRaftHost => hosts.find((h) => h.core(g)!.role === 'leader')!;
+  const lat = await drive(inflight, seconds * 1000, async (w) => {
+    const g = 1 + (w % groups);
+    try {
+      await leaderOf(g).propose(g, ENTRY);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  await Promise.all(hosts.map((h) => h.stop()));
+  lat.sort((a, b) => a - b);
+  return {
+    mode: 'in-process',
+    groups,
+    inflight,
+    commitsPerSec: lat.length / seconds,
+    p50ms: percentile(lat, 50),
+    p99ms: percentile(lat, 99),
+  };
+}
+
+async function threeProcesses(groups: number, inflight: number, seconds: number): Promise<Cell> {
+  const cluster = new KvCluster(3, groups, 20);
+  await cluster.init();
+  try {
+    for (let id = 1; id <= 3; id++) await cluster.start(id);
+    const conns = new Map([1, 2, 3].map((id) => [id, new KvConnection(cluster.clientPorts.get(id)!)]));
+    const leader = new Map<number, number>();
+    const value = ENTRY.toString('latin1');
+    const put = async (g: number, key: string): Promise<boolean> => {
+      const target = leader.get(g) ?? 1;
+      const r = await conns.get(target)!.call({ op: 'put', group: g, key, value }, 5000);
+      if (!r.ok) {
+        leader.set(g, r.leader && r.leader > 0 ? r.leader : 1 + (target % 3));
+        await sleep(5);
+      }
+      return r.ok;
+    };
+    // Warm up: every group has a leader and the client knows it.
+    for (let g = 1; g <= groups; g++) while (!(await put(g, 'warm'))) await sleep(20);
+    let n = 0;
+    const lat = await drive(inflight, seconds * 1000, (w) => put(1 + (w % groups), `k${n++}`));
+    for (const c of conns.values()) c.close();
+    lat.sort((a, b) => a - b);
+    return {
+      mode: '3 processes + fsync',
+      groups,
+      inflight,
+      commitsPerSec: lat.length / seconds,
+      p50ms: percentile(lat, 50),
+      p99ms: percentile(lat, 99),
+    };
+  } finally {
+    await cluster.stopAll();
+    cluster.cleanup();
+  }
+}
+
+export async function runRaftBench(opts: {
+  quick: boolean;
+  seconds: number;
+  modes: string[];
+  log: (l: string) => void;
+}): Promise<Cell[]> {
+  const cells: Cell[] = [];
+  const groupsList = opts.quick ? [1, 100] : [1, 100, 2000];
+  const inflightList = [1, 32, 256];
+  for (const mode of opts.modes) {
+    for (const groups of groupsList) {
+      for (const inflight of inflightList) {
+        const cell =
+          mode === 'inproc'
+            ? await inProcess(groups, inflight, opts.seconds)
+            : await threeProcesses(groups, inflight, opts.seconds);
+        opts.log(formatRow(cell));
+        cells.push(cell);
+      }
+    }
+  }
+  return cells;
+}
+
+export function formatRow(c: Cell): string {
+  return [
+    c.mode.padEnd(20),
+    String(c.groups).padStart(6),
+    String(c.inflight).padStart(9),
+    c.commitsPerSec.toFixed(0).padStart(10),
+    c.p50ms.toFixed(2).padStart(8),
+    c.p99ms.toFixed(2).padStart(8),
+  ].join(' ');
+}
+
+export const HEADER = `${'mode'.padEnd(20)} ${'groups'.padStart(6)} ${'in-flight'.padStart(9)} ${'commits/s'.padStart(10)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}`;
+
+if (require.main === module) {
+  const argv = process.argv.slice(2);
+  const quick = argv.includes('--quick');
+  const json = argv.includes('--json');
+  const seconds = Number(process.env.RAFT_BENCH_SECONDS ?? (quick ? 1 : 3));
+  const modes = (process.env.RAFT_BENCH_MODES ?? 'inproc,procs').split(',');
+  if (!json) process.stdout.write(`4 KiB entries, 3 replicas\n${HEADER}\n`);
+  runRaftBench({ quick, seconds, modes, log: (l) => (json ? undefined : process.stdout.write(l + '\n')) })
+    .then((cells) => {
+      if (json) process.stdout.write(JSON.stringify(cells, null, 2) + '\n');
+    })
+    .catch((err) => {
+      process.stderr.write(`raft-bench: ${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exitCode = 1;
+    });
+}

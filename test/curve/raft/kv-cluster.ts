@@ -1,0 +1,138 @@
+// Test/bench helper: start kv-node-main processes on loopback and talk to them.
+import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { FrameReader, frame } from '../../../src/curve/raft/tcp-transport';
+
+export const KV_NODE_MAIN = path.join(__dirname, '../../../src/curve/raft/kv-node-main.js');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export class KvConnection {
+  private readonly sock: net.Socket;
+  private nextId = 1;
+  private readonly waiting = new Map<number, (r: KvReply) => void>();
+  closed = false;
+
+  constructor(port: number) {
+    this.sock = net.connect(port, '127.0.0.1');
+    this.sock.setNoDelay(true);
+    const reader = new FrameReader();
+    this.sock.on('data', (c: Buffer) =>
+      reader.push(c, (f) => {
+        const r = JSON.parse(f.toString('utf8')) as KvReply;
+        const w = this.waiting.get(r.id);
+        this.waiting.delete(r.id);
+        w?.(r);
+      }),
+    );
+    const fail = (): void => {
+      this.closed = true;
+      for (const w of this.waiting.values()) w({ id: 0, ok: false, error: 'connection lost' });
+      this.waiting.clear();
+    };
+    this.sock.on('error', fail);
+    this.sock.on('close', fail);
+  }
+
+  call(req: Record<string, unknown>, timeoutMs = 3000): Promise<KvReply> {
+    if (this.closed) return Promise.resolve({ id: 0, ok: false, error: 'connection lost' });
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        resolve({ id, ok: false, error: 'timeout' });
+      }, timeoutMs);
+      this.waiting.set(id, (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
+      this.sock.write(frame(Buffer.from(JSON.stringify({ ...req, id }))));
+    });
+  }
+
+  close(): void {
+    this.sock.destroy();
+  }
+}
+
+export interface KvReply {
+  id: number;
+  ok: boolean;
+  leader?: number;
+  error?: string;
+  index?: number;
+  value?: string | null;
+  applied?: number;
+  role?: string;
+  map?: [string, string][];
+}
+
+export class KvCluster {
+  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raft-kv-'));
+  readonly procs = new Map<number, ChildProcess>();
+  raftPorts = new Map<number, number>();
+  clientPorts = new Map<number, number>();
+
+  constructor(
+    readonly size = 3,
+    readonly groups = 1,
+    readonly tickMs = 50,
+  ) {}
+
+  async init(): Promise<void> {
+    for (let id = 1; id <= this.size; id++) {
+      this.raftPorts.set(id, await freePort());
+      this.clientPorts.set(id, await freePort());
+    }
+  }
+
+  async start(id: number): Promise<void> {
+    const peers = [...this.raftPorts].map(([n, p]) => `${n}=127.0.0.1:${p}`).join(',');
+    const child = spawn(
+      process.execPath,
+      [
+        KV_NODE_MAIN,
+        ...['--id', String(id), '--dir', path.join(this.dir, `n${id}`), '--peers', peers],
+        ...['--client-port', String(this.clientPorts.get(id)), '--groups', String(this.groups)],
+        ...['--tick-ms', String(this.tickMs)],
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    this.procs.set(id, child);
+    await new Promise<void>((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`kv-node ${id} exited with ${code}`)));
+      child.stdout!.once('data', () => resolve());
+    });
+    child.removeAllListeners('exit');
+  }
+
+  kill(id: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.procs.get(id);
+    this.procs.delete(id);
+    if (!child || child.exitCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill(signal);
+    });
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.procs.keys()].map((id) => this.kill(id, 'SIGKILL')));
+  }
+
+  cleanup(): void {
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
