@@ -1,10 +1,14 @@
 // Applies one management request to the target registry. Every handler validates the whole request
 // before changing anything (the registry's operations are check-then-mutate), so a refused request
 // leaves the daemon as it was. Errors come back with tgt's texts.
+import { createLogger } from '../common/log';
 import type { TargetRegistry } from '../target/registry';
 import { showAccounts, showTargetParams, showTargets } from '../target/show';
+import { STAT_HEADER, sidMapper, statLu, statTarget } from '../target/stat';
 import { TgtErrno, TgtError, tgtErrorText } from '../target/tgt-error';
 import { MGMT_EINVAL, MGMT_OK, type MgmtRequest, type MgmtResponse } from './mgmt-protocol';
+
+const log = createLogger('mgmt');
 
 const invalid = (detail?: string): TgtError => new TgtError(TgtErrno.InvalidRequest, detail);
 
@@ -34,12 +38,16 @@ async function targetMode(reg: TargetRegistry, req: MgmtRequest): Promise<string
     case 'update':
       reg.updateTarget(need(req.tid, 'tid'), need(req.name, 'name'), need(req.value, 'value'));
       return;
+    case 'stat': {
+      const t = reg.getTarget(need(req.tid, 'tid'));
+      return STAT_HEADER + statTarget(t, sidMapper(t, reg.sessionsOf(t.tid)));
+    }
     default:
       throw new TgtError(TgtErrno.UnsupportedOperation);
   }
 }
 
-async function logicalUnitMode(reg: TargetRegistry, req: MgmtRequest): Promise<undefined> {
+async function logicalUnitMode(reg: TargetRegistry, req: MgmtRequest): Promise<string | undefined> {
   const tid = need(req.tid, 'tid');
   const lun = need(req.lun, 'lun');
   switch (req.op) {
@@ -58,8 +66,14 @@ async function logicalUnitMode(reg: TargetRegistry, req: MgmtRequest): Promise<u
       await reg.deleteLogicalUnit(tid, lun);
       return;
     case 'update':
-      reg.updateLogicalUnit(tid, lun, req.params ?? '');
+      await reg.updateLogicalUnit(tid, lun, req.params ?? '');
       return;
+    case 'stat': {
+      const t = reg.getTarget(tid);
+      const lu = t.luns.get(lun);
+      if (!lu) throw new TgtError(TgtErrno.NoLun);
+      return STAT_HEADER + statLu(t, lu, sidMapper(t, reg.sessionsOf(tid)));
+    }
     default:
       throw new TgtError(TgtErrno.UnsupportedOperation);
   }
@@ -74,6 +88,11 @@ function accountMode(reg: TargetRegistry, req: MgmtRequest): string | undefined 
       reg.accounts.delete(need(req.user, 'user'));
       return;
     case 'show':
+      if (req.withPasswords)
+        return reg.accounts
+          .users()
+          .map((u) => `${u} ${reg.accounts.find(u)?.password ?? ''}\n`)
+          .join('');
       return showAccounts(reg.accounts);
     case 'bind':
       reg.bindAccount(req.tid, need(req.user, 'user'), req.outgoing === true);
@@ -86,13 +105,43 @@ function accountMode(reg: TargetRegistry, req: MgmtRequest): string | undefined 
   }
 }
 
-function systemShow(reg: TargetRegistry, storeTypes: string[]): string {
+function systemShow(reg: TargetRegistry): string {
   return (
-    'System:\n    State: ready\n    debug: off\nLLDs:\n    iscsi: ready\nBacking stores:\n' +
-    storeTypes.map((t) => `    ${t}\n`).join('') +
+    `System:\n    State: ${reg.system.state}\n    debug: ${reg.debug ? 'on' : 'off'}\n` +
+    `LLDs:\n    iscsi: ${reg.lldState}\nBacking stores:\n` +
+    reg
+      .backingStoreTypes()
+      .map((t) => `    ${t}\n`)
+      .join('') +
     'Device types:\n    disk\n    controller\n' +
-    `Targets: ${reg.listTargets().length}\n`
+    'iSNS:\n    iSNS=Off\n    iSNSServerIP=\n    iSNSServerPort=3205\n    iSNSAccessControl=Off\n'
   );
+}
+
+function systemMode(reg: TargetRegistry, req: MgmtRequest): string | undefined {
+  switch (req.op) {
+    case 'show':
+      return systemShow(reg);
+    case 'update':
+      reg.updateSystem(need(req.name, 'name'), need(req.value, 'value'));
+      return;
+    case 'stat':
+      return (
+        STAT_HEADER +
+        reg
+          .listTargets()
+          .map((t) => statTarget(t, sidMapper(t, reg.sessionsOf(t.tid))))
+          .join('')
+      );
+    case 'delete':
+      // tgt: only a bare request stops the daemon; the server does it after answering (onSystem).
+      if (req.tid !== undefined) throw invalid('system delete takes no tid');
+      // tgt refuses to shut down while targets exist (remove them first, as the unit's ExecStop does).
+      if (reg.listTargets().length > 0) throw invalid('targets exist');
+      return;
+    default:
+      throw new TgtError(TgtErrno.UnsupportedOperation);
+  }
 }
 
 function portalShow(reg: TargetRegistry): string {
@@ -102,15 +151,67 @@ function portalShow(reg: TargetRegistry): string {
     .join('');
 }
 
-function connectionShow(reg: TargetRegistry, tid: number): string {
-  reg.getTarget(tid);
-  let out = '';
-  for (const s of reg.sessionsOf(tid) ?? []) {
-    for (const c of s.connections) {
-      out += `Session: ${s.tsih}\n    Connection: ${c.cid}\n        Initiator: ${s.initiator}\n        IP Address: ${c.address}\n`;
-    }
+async function portalMode(reg: TargetRegistry, req: MgmtRequest): Promise<string | undefined> {
+  switch (req.op) {
+    case 'show':
+      return portalShow(reg);
+    case 'new':
+      await reg.addPortal(need(req.params, 'portal'));
+      return;
+    case 'delete':
+      await reg.removePortal(need(req.params, 'portal'));
+      return;
+    default:
+      throw new TgtError(TgtErrno.UnsupportedOperation);
   }
-  return out;
+}
+
+function connectionMode(reg: TargetRegistry, req: MgmtRequest): string | undefined {
+  const tid = need(req.tid, 'tid');
+  switch (req.op) {
+    case 'show': {
+      reg.getTarget(tid);
+      let out = '';
+      for (const s of reg.sessionsOf(tid) ?? []) {
+        if (req.sid !== undefined && s.tsih !== req.sid) continue;
+        for (const c of s.connections)
+          out += `Session: ${s.tsih}\n    Connection: ${c.cid}\n        Initiator: ${s.initiator}\n        IP Address: ${c.address}\n`;
+      }
+      return out;
+    }
+    case 'delete':
+      reg.closeConnection(tid, req.sid, req.cid);
+      return;
+    case 'stat': {
+      reg.getTarget(tid);
+      const s = (reg.sessionsOf(tid) ?? []).find((x) => x.tsih === req.sid);
+      if (!s) throw new TgtError(TgtErrno.NoSession);
+      return s.connections.map((c) => `Session: ${s.tsih}\n    Connection: ${c.cid}\n`).join('');
+    }
+    default:
+      throw new TgtError(TgtErrno.UnsupportedOperation);
+  }
+}
+
+function lldMode(reg: TargetRegistry, req: MgmtRequest): string | undefined {
+  switch (req.op) {
+    case 'show':
+      return (
+        `LLDs:\n    iscsi: ${reg.lldState}\n` +
+        reg
+          .listTargets()
+          .map((t) => `        Target ${t.tid}: ${t.name}\n`)
+          .join('')
+      );
+    case 'start':
+      reg.setLldState('ready');
+      return;
+    case 'stop':
+      reg.setLldState('stopped');
+      return;
+    default:
+      throw new TgtError(TgtErrno.UnsupportedOperation);
+  }
 }
 
 async function dispatch(reg: TargetRegistry, req: MgmtRequest): Promise<string | undefined> {
@@ -123,16 +224,16 @@ async function dispatch(reg: TargetRegistry, req: MgmtRequest): Promise<string |
     case 'account':
       return accountMode(reg, req);
     case 'system':
-      if (req.op === 'show') return systemShow(reg, reg.backingStoreTypes());
-      // The server stops the daemon after answering (ManagementServer onSystem).
-      if (req.op === 'delete') return;
-      throw new TgtError(TgtErrno.UnsupportedOperation);
+      return systemMode(reg, req);
     case 'portal':
-      if (req.op === 'show') return portalShow(reg);
-      throw new TgtError(TgtErrno.UnsupportedOperation);
+      return portalMode(reg, req);
     case 'connection':
-      if (req.op === 'show') return connectionShow(reg, need(req.tid, 'tid'));
-      throw new TgtError(TgtErrno.UnsupportedOperation);
+      return connectionMode(reg, req);
+    case 'lld':
+      return lldMode(reg, req);
+    case 'session':
+      // tgt 1.0.85's iSCSI driver implements no session operation: every one is an invalid request.
+      throw invalid('session mode');
     default:
       throw new TgtError(TgtErrno.UnsupportedOperation);
   }
@@ -144,7 +245,12 @@ export async function applyMgmtRequest(reg: TargetRegistry, req: MgmtRequest): P
     const output = await dispatch(reg, req);
     return output === undefined ? { code: MGMT_OK } : { code: MGMT_OK, output };
   } catch (err) {
-    if (err instanceof TgtError) return { code: MGMT_EINVAL, error: err.message };
+    if (err instanceof TgtError) {
+      if (err.detail !== undefined)
+        log.info('request refused', { mode: req.mode, op: req.op, why: err.detail });
+      return { code: MGMT_EINVAL, error: err.message };
+    }
+    log.error('request failed', { mode: req.mode, op: req.op, err });
     return { code: MGMT_EINVAL, error: tgtErrorText(TgtErrno.UnknownErr) };
   }
 }

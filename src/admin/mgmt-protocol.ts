@@ -15,7 +15,17 @@ export const MGMT_MODES = [
 ] as const;
 export type MgmtMode = (typeof MGMT_MODES)[number];
 
-export const MGMT_OPS = ['new', 'delete', 'bind', 'unbind', 'show', 'update', 'start'] as const;
+export const MGMT_OPS = [
+  'new',
+  'delete',
+  'bind',
+  'unbind',
+  'show',
+  'update',
+  'stat',
+  'start',
+  'stop',
+] as const;
 export type MgmtOp = (typeof MGMT_OPS)[number];
 
 export interface MgmtRequest {
@@ -45,6 +55,8 @@ export interface MgmtRequest {
   initiatorAddress?: string;
   initiatorName?: string;
   force?: boolean;
+  /** Ours, not tgt's: `--mode account --op show` with passwords (tgt-admin --dump keeps them). */
+  withPasswords?: boolean;
 }
 
 export interface MgmtResponse {
@@ -77,7 +89,7 @@ const stringFields = [
   'initiatorAddress',
   'initiatorName',
 ] as const;
-const booleanFields = ['outgoing', 'force'] as const;
+const booleanFields = ['outgoing', 'force', 'withPasswords'] as const;
 
 /** Check a decoded JSON value is a well-formed request (unknown fields are refused too). */
 export function parseMgmtRequest(v: unknown): MgmtRequest | undefined {

@@ -69,8 +69,12 @@ export function parseShowAccounts(text: string): string[] {
     .map((l) => l.trim());
 }
 
-/** tgt-admin --dump: the running configuration as targets.conf text (passwords cannot be read back). */
-export function dumpConfig(targets: ShownTarget[]): string {
+/** tgt-admin --dump: the running configuration as targets.conf text, with the accounts' passwords when
+ *  known (tgt's tgt-admin cannot read them back and prints a placeholder). */
+export function dumpConfig(
+  targets: ShownTarget[],
+  passwords: ReadonlyMap<string, string> = new Map(),
+): string {
   const drivers = [...new Set(targets.map((t) => t.driver))].sort();
   let out = drivers.length === 1 ? `default-driver ${drivers[0]}\n\n` : '';
   for (const t of targets) {
@@ -79,9 +83,9 @@ export function dumpConfig(targets: ShownTarget[]): string {
     for (const b of t.backingStores) out += `\tbacking-store ${b}\n`;
     for (const a of t.accounts) {
       const m = /^(.+) \(outgoing\)$/.exec(a);
-      out += m
-        ? `\toutgoinguser ${m[1]} PLEASE_CORRECT_THE_PASSWORD\n`
-        : `\tincominguser ${a} PLEASE_CORRECT_THE_PASSWORD\n`;
+      const user = m ? m[1] : a;
+      const password = passwords.get(user) ?? 'PLEASE_CORRECT_THE_PASSWORD';
+      out += m ? `\toutgoinguser ${user} ${password}\n` : `\tincominguser ${user} ${password}\n`;
     }
     if (!(t.acls.length === 1 && t.acls[0] === 'ALL')) {
       for (const acl of t.acls) {

@@ -298,3 +298,63 @@ export function planExecute(conf: TargetsConf, ctx: PlanContext): PlanStep[] {
   }
   return steps;
 }
+
+/** Which targets `--update` / `--delete` / `--offline` / `--ready` act on: ALL, tid=N or a name. */
+export type TargetSelector = { all: true } | { tid: number } | { name: string };
+
+export function parseSelector(text: string): TargetSelector {
+  if (text === 'ALL') return { all: true };
+  const m = /^tid=(\d+)$/.exec(text);
+  return m ? { tid: Number(m[1]) } : { name: text };
+}
+
+function selects(sel: TargetSelector, tid: number | undefined, name: string): boolean {
+  if ('all' in sel) return true;
+  if ('tid' in sel) return tid === sel.tid;
+  return name === sel.name;
+}
+
+/**
+ * tgt-admin --update: every selected target of the file is (re)created from it; one that exists is
+ * deleted first (keeping its tid), except while initiators are connected, which needs --force.
+ * With ALL, targets running but absent from the file are deleted too (same in-use rule).
+ */
+export function planUpdate(conf: TargetsConf, ctx: PlanContext, sel: TargetSelector): PlanStep[] {
+  const steps: PlanStep[] = [];
+  const accounts = new Set(ctx.existingAccounts);
+  const dd = conf.globals.find((o) => o.key === 'default-driver');
+  const defaultDriver = dd?.value ?? 'iscsi';
+  if ('all' in sel) {
+    for (const o of conf.globals) {
+      if (o.key === 'incomingdiscoveryuser' || o.key === 'outgoingdiscoveryuser')
+        if (!accounts.has(o.value.split(/\s+/)[0]))
+          steps.push(
+            ...accountSteps(o, defaultDriver, undefined, o.key === 'outgoingdiscoveryuser', accounts),
+          );
+    }
+  }
+  let nextTid = Math.max(0, ...ctx.existingTargets.map((t) => t.tid));
+  for (const t of [...conf.targets].sort((a, b) => byCodeUnit(a.name, b.name))) {
+    const existing = ctx.existingTargets.find((e) => e.name === t.name);
+    if (!selects(sel, existing?.tid, t.name)) continue;
+    const driver = driverOf(t, defaultDriver);
+    if (existing) {
+      if (existing.inUse && !ctx.force) {
+        steps.push({
+          comment: `Target ${t.name} (tid ${existing.tid}) is in use, it won't be updated (use --force).`,
+        });
+        continue;
+      }
+      steps.push(...planDelete(existing, true).filter((s) => 'args' in s));
+      steps.push(...planTarget(t, existing.tid, driver, ctx, accounts));
+    } else {
+      nextTid += 1;
+      steps.push(...planTarget(t, nextTid, driver, ctx, accounts));
+    }
+  }
+  for (const e of ctx.existingTargets) {
+    if (conf.targets.some((t) => t.name === e.name)) continue;
+    if ('all' in sel || selects(sel, e.tid, e.name)) steps.push(...planDelete(e, ctx.force));
+  }
+  return steps;
+}

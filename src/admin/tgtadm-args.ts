@@ -66,7 +66,8 @@ const MODES: Record<string, MgmtMode> = {
   lld: 'lld',
 };
 
-const OPS: MgmtOp[] = ['new', 'delete', 'bind', 'unbind', 'show', 'update', 'start'];
+/** In tgt's enum order (its lld-mode message prints the number). */
+const OPS: MgmtOp[] = ['new', 'delete', 'show', 'bind', 'unbind', 'update', 'stat', 'start', 'stop'];
 const DEVICE_TYPES = ['disk', 'tape', 'cd', 'changer', 'osd', 'ssc', 'pt'];
 
 export const TGTADM_USAGE = `Linux SCSI Target administration utility, version ${TGTADM_VERSION}
@@ -243,7 +244,7 @@ function collect(argv: string[]): Parsed | Exit {
         p.v[ch] = String(toInt(ch, val, 4294967295));
         break;
       case 'C':
-        p.controlPort = toInt(ch, val, 65535);
+        p.controlPort = toInt(ch, val, 32767);
         break;
       case 'Y':
         if (!DEVICE_TYPES.includes(val)) return fail(`unknown target type: ${val}`);
@@ -284,7 +285,7 @@ function checkMode(p: Parsed, mode: MgmtMode, op: MgmtOp): Exit | undefined {
   switch (mode) {
     case 'system':
       if (op === 'update') return check('LmonvC', notAllowed('system')) ?? nameValue();
-      if (op === 'show' || op === 'delete') return undefined;
+      if (op === 'show' || op === 'delete' || op === 'stat') return undefined;
       return fail(`operation ${op} not supported in system mode`);
     case 'target': {
       if (op !== 'show') {
@@ -301,6 +302,7 @@ function checkMode(p: Parsed, mode: MgmtMode, op: MgmtOp): Exit | undefined {
         case 'delete':
           return check('LmotCF', t);
         case 'show':
+        case 'stat':
           return check('LmotC', t);
         case 'bind':
         case 'unbind':
@@ -348,6 +350,7 @@ function checkMode(p: Parsed, mode: MgmtMode, op: MgmtOp): Exit | undefined {
         case 'new':
           return check('LmofytlbEYCS', l);
         case 'delete':
+        case 'stat':
           return check('LmotlC', l);
         case 'update':
           return check('LmofytlPC', (c) => `option '-${c}' not supported in logicalunit mode`);
@@ -363,7 +366,11 @@ function checkMode(p: Parsed, mode: MgmtMode, op: MgmtOp): Exit | undefined {
         );
       if (op === 'show') return check('LmoC', (c) => `option '-${c}' not supported in portal mode`);
       return fail(`operation ${op} not supported in portal mode`);
+    case 'lld':
+      if (op === 'start' || op === 'stop' || op === 'show') return check('LmoC', notAllowed('lld'));
+      return fail(`option ${OPS.indexOf(op)} not supported in lld mode`);
     default:
+      // session and connection requests are checked by the daemon only, as in tgt.
       return undefined;
   }
 }

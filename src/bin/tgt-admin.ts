@@ -10,7 +10,13 @@ import { MgmtConnectError, sendMgmtRequest } from '../admin/mgmt-client';
 import { controlSocketPath } from '../admin/mgmt-server';
 import { dumpConfig, parseShowAccounts, parseShowTargets, type ShownTarget } from '../admin/show-parse';
 import { parseTargetsConf, TargetsConfError, type IncludeResolver } from '../admin/targets-conf';
-import { planDelete, planExecute, type PlanStep } from '../admin/targets-conf-plan';
+import {
+  parseSelector,
+  planDelete,
+  planExecute,
+  planUpdate,
+  type PlanStep,
+} from '../admin/targets-conf-plan';
 import { parseTgtadmArgs } from '../admin/tgtadm-args';
 
 const DEFAULT_CONF = '/etc/tgt/targets.conf';
@@ -74,6 +80,25 @@ async function showTargets(ctx: Ctx): Promise<ShownTarget[]> {
   return parseShowTargets(r.stdout);
 }
 
+/** user -> password, so --dump writes configs that work (tgt-admin prints placeholders instead). */
+async function accountPasswords(ctx: Ctx): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  try {
+    const rsp = await sendMgmtRequest(controlSocketPath(ctx.controlPort, { create: false }), {
+      mode: 'account',
+      op: 'show',
+      withPasswords: true,
+    });
+    for (const line of (rsp.output ?? '').split('\n')) {
+      const sp = line.indexOf(' ');
+      if (sp > 0) out.set(line.slice(0, sp), line.slice(sp + 1));
+    }
+  } catch {
+    // No passwords known: --dump falls back to tgt's placeholder.
+  }
+  return out;
+}
+
 /** `include` with a trailing-`*` glob or a directory (Config::General -IncludeGlob/-IncludeDirectories). */
 const resolveInclude: IncludeResolver = (pattern, fromFile) => {
   const full = path.resolve(path.dirname(fromFile), pattern);
@@ -127,7 +152,10 @@ async function main(): Promise<number> {
     .option('delete', { type: 'string', describe: 'delete all (ALL) or selected (tid=N, name) targets' })
     .option('offline', { type: 'string', describe: 'put all or selected targets in offline state' })
     .option('ready', { type: 'string', describe: 'put all or selected targets in ready state' })
-    .option('update', { type: 'string', describe: 'update configuration (not implemented yet)' })
+    .option('update', {
+      type: 'string',
+      describe: 'update all (ALL) or selected (tid=N, name) targets from the configuration',
+    })
     .option('show', { alias: 's', type: 'boolean', describe: 'show all the targets' })
     .option('control-port', {
       alias: 'C',
@@ -177,7 +205,7 @@ async function main(): Promise<number> {
     verbose: argv.verbose,
     ignoreErrors: argv['ignore-errors'],
   };
-  if (!Number.isInteger(ctx.controlPort) || ctx.controlPort < 0 || ctx.controlPort > 65535) {
+  if (!Number.isInteger(ctx.controlPort) || ctx.controlPort < 0 || ctx.controlPort > 32767) {
     process.stderr.write(`tgt-admin: invalid control port\n`);
     return 1;
   }
@@ -188,24 +216,28 @@ async function main(): Promise<number> {
     process.stderr.write(r.stderr);
     return r.code;
   }
-  if (argv.execute) {
+  if (argv.execute || argv.update !== undefined) {
     const file = argv.conf ?? DEFAULT_CONF;
     if (!fs.existsSync(file)) {
       process.stderr.write(`Config file ${file} not found. Exiting...\n`);
       return 2;
     }
+    // The whole file is parsed (and checked) before anything is sent to tgtd.
     const conf = parseTargetsConf(fs.readFileSync(file, 'utf8'), file, resolveInclude);
     const cp = conf.globals.find((o) => o.key === 'control-port');
     if (cp && ctx.controlPort === 0) ctx.controlPort = Number(cp.value);
     if (conf.globals.some((o) => o.key === 'ignore-errors' && o.value === 'yes')) ctx.ignoreErrors = true;
     const existing = await showTargets(ctx);
     const acc = await tgtadm(ctx, ['--op', 'show', '--mode', 'account']);
-    const steps = planExecute(conf, {
+    const planCtx = {
       existingTargets: existing,
       existingAccounts: parseShowAccounts(acc.stdout),
-      pathExists: (p) => fs.existsSync(p) && !fs.statSync(p).isDirectory(),
+      pathExists: (p: string) => fs.existsSync(p) && !fs.statSync(p).isDirectory(),
       force: argv.force,
-    });
+    };
+    const steps = argv.execute
+      ? planExecute(conf, planCtx)
+      : planUpdate(conf, planCtx, parseSelector(argv.update as string));
     if (argv.conf) steps.unshift({ comment: `Using ${file} as configuration file` });
     await runSteps(ctx, steps);
     return 0;
@@ -235,12 +267,8 @@ async function main(): Promise<number> {
     return 0;
   }
   if (argv.dump) {
-    process.stdout.write(dumpConfig(await showTargets(ctx)));
+    process.stdout.write(dumpConfig(await showTargets(ctx), await accountPasswords(ctx)));
     return 0;
-  }
-  if (argv.update !== undefined) {
-    process.stderr.write('tgt-admin: --update is not implemented yet\n');
-    return 1;
   }
   process.stdout.write('No action specified.\n');
   return 0;

@@ -1,46 +1,101 @@
 #!/usr/bin/env node
-// tgtd: the iSCSI target daemon. Options follow Linux tgt's tgtd (-f, -C, --iscsi portal=..., -d, -p).
+// tgtd: the iSCSI target daemon, with tgt's options: -f/--foreground, -D/--nodaemonize, -C/--control-port,
+// -d/--debug, -p/--pid-file, -t/--nr_iothreads, --iscsi portal=...,nop_interval=S,nop_count=N, -V, -h.
+// Ours besides: --state-dir DIR (persistent LU state), --metrics ADDR:PORT|off.
 import * as fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import yargs from 'yargs';
 import { ManagementServer, controlSocketPath } from '../admin/mgmt-server';
+import { notifyReady } from '../admin/sd-notify';
 import { createLogger, setLogLevel } from '../common/log';
-import { enableDefaultMetrics, serveMetrics } from '../common/metrics';
+import { enableDefaultMetrics, registry as promRegistry, serveMetrics } from '../common/metrics';
 import { parseIscsiOptions, parsePortal } from '../iscsi/portal-spec';
 import { IscsiServer } from '../iscsi/portal-server';
 import { TargetRegistry } from '../target/registry';
+import { registerTargetMetrics } from '../target/target-metrics';
 
 const VERSION = '0.1.0';
+const DEFAULT_STATE_DIR = '/var/lib/tgtd';
 
 async function main(): Promise<void> {
   const argv = yargs(process.argv.slice(2))
     .scriptName('tgtd')
-    .usage('Usage: tgtd [OPTION]\nTarget framework daemon (iSCSI), tgt-compatible.')
-    .option('foreground', { alias: 'f', type: 'boolean', default: false, describe: 'make the program run in the foreground' })
-    .option('control-port', { alias: 'C', type: 'number', default: 0, describe: 'use port NUM for the management channel' })
-    .option('iscsi', { type: 'string', array: true, default: [] as string[], describe: 'portal=ADDR[:PORT],nop_interval=S,nop_count=N' })
-    .option('debug', { alias: 'd', type: 'number', default: 0, describe: 'debug level (1 = debug logging)' })
-    .option('pid-file', { alias: 'p', type: 'string', describe: 'write the daemon pid to this file' })
-    .option('nr_iothreads', { alias: 't', type: 'number', describe: 'accepted for compatibility (Node I/O uses the libuv pool)' })
-    .option('metrics', { type: 'string', describe: 'serve Prometheus metrics on ADDR:PORT (default 127.0.0.1:<9470+control port>, "off" to disable)' })
+    .usage('Usage: tgtd [OPTION]\nLinux SCSI Target framework daemon (iSCSI), tgt-compatible.')
+    .option('foreground', {
+      alias: 'f',
+      type: 'boolean',
+      default: false,
+      describe: 'make the program run in the foreground',
+    })
+    .option('nodaemonize', {
+      alias: 'D',
+      type: 'boolean',
+      default: false,
+      describe: 'run in the foreground, logging as a daemon does',
+    })
+    .option('control-port', {
+      alias: 'C',
+      type: 'number',
+      default: 0,
+      describe: 'use port NNNN for the mgmt channel',
+    })
+    .option('nr_iothreads', {
+      alias: 't',
+      type: 'number',
+      describe: 'number of I/O threads (sets the libuv pool size)',
+    })
+    .option('pid-file', { alias: 'p', type: 'string', describe: 'specify the pid file' })
+    .option('debug', {
+      alias: 'd',
+      type: 'number',
+      default: 0,
+      describe: 'print debugging information (level > 0)',
+    })
+    .option('iscsi', {
+      type: 'string',
+      array: true,
+      default: [] as string[],
+      describe: 'portal=ADDR[:PORT][,portal=...],nop_interval=S,nop_count=N',
+    })
+    .option('state-dir', {
+      type: 'string',
+      default: DEFAULT_STATE_DIR,
+      describe: 'directory for persistent LU state (reservations)',
+    })
+    .option('metrics', {
+      type: 'string',
+      describe: 'serve Prometheus metrics on ADDR:PORT (default 127.0.0.1:<9470+control port>; "off")',
+    })
     .version(VERSION)
     .alias('version', 'V')
     .help()
     .alias('help', 'h')
     .strict()
     .fail((msg, err) => {
-      process.stderr.write(`tgtd: ${msg ?? err?.message}\n`);
+      process.stderr.write(`tgtd: ${msg ?? err?.message}\nTry \`tgtd --help' for more information.\n`);
       process.exit(1);
     })
     .parseSync();
 
-  if (!argv.foreground) {
-    daemonize();
+  const controlPort = argv['control-port'];
+  // tgt keeps control ports in 0..32767 and says so in these words.
+  if (!Number.isInteger(controlPort) || controlPort < 0 || controlPort > 32767) {
+    process.stderr.write(
+      `-C argument value '${controlPort}' out of range\nTry \`tgtd --help' for more information.\n`,
+    );
+    process.exit(22);
+  }
+  if (!argv.foreground && !argv.nodaemonize) {
+    // A stale socket file from a crashed daemon would end the wait early; the child removes it.
+    daemonize(controlPort);
     return;
+  }
+  if (argv.nr_iothreads !== undefined) {
+    // Only effective before the first use of the pool, which has not happened yet.
+    process.env.UV_THREADPOOL_SIZE = String(Math.max(1, Math.min(1024, Math.floor(argv.nr_iothreads))));
   }
   if (argv.debug > 0) setLogLevel('debug');
   const log = createLogger('tgtd');
-  const controlPort = argv['control-port'];
 
   let iscsi;
   try {
@@ -49,11 +104,23 @@ async function main(): Promise<void> {
     process.stderr.write(`tgtd: ${(err as Error).message}\n`);
     process.exit(1);
   }
-  const portals = iscsi.portals.length > 0 ? iscsi.portals : [parsePortal('0.0.0.0:3260'), parsePortal('[::]:3260')];
+  const portals =
+    iscsi.portals.length > 0 ? iscsi.portals : [parsePortal('0.0.0.0:3260'), parsePortal('[::]:3260')];
 
-  const registry = new TargetRegistry({ nopInterval: iscsi.nopInterval, nopCount: iscsi.nopCount });
+  const stateDir = argv['state-dir'];
+  try {
+    fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    log.warn('state directory unavailable: persistent reservations will not survive a restart', {
+      stateDir,
+      err,
+    });
+  }
+
+  const registry = new TargetRegistry({ nopInterval: iscsi.nopInterval, nopCount: iscsi.nopCount, stateDir });
   const server = new IscsiServer({ directory: registry, log: createLogger('iscsi') });
-  const mgmt = new ManagementServer(registry);
+  let stop: (why: string) => void = () => undefined;
+  const mgmt = new ManagementServer(registry, { onSystem: () => stop('tgtadm --op delete --mode system') });
   const socketPath = controlSocketPath(controlPort);
   try {
     await mgmt.listen(socketPath);
@@ -76,14 +143,12 @@ async function main(): Promise<void> {
       log.warn('cannot listen on default portal', { address: p.address, port: p.port, err });
     }
   }
-  registry.setPortals(server.portals());
-  registry.on('target-removed', (tid: number) => server.closeTargetSessions(tid, 'target deleted'));
-  registry.on('target-offline', (tid: number) => server.closeTargetSessions(tid, 'target offline'));
-  registry.on('lun-added', (tid: number, lun: number) => server.notifyLunChange(tid, lun));
-  registry.on('lun-removed', (tid: number, lun: number) => server.notifyLunChange(tid, lun));
-  registry.setSessionSource?.((tid: number) => server.sessions.ofTarget(tid).map((s) => s.info()));
+  wireTransport(registry, server);
+  registry.on('debug', (on: boolean) => setLogLevel(on || argv.debug > 0 ? 'debug' : 'info'));
+  registry.on('system-state', (state: string) => log.info('system state', { state }));
 
   enableDefaultMetrics('tgtd_');
+  registerTargetMetrics(registry, promRegistry);
   const metricsSpec = argv.metrics ?? `127.0.0.1:${9470 + controlPort}`;
   if (metricsSpec !== 'off') {
     const m = parseMetricsAddress(metricsSpec);
@@ -91,30 +156,70 @@ async function main(): Promise<void> {
       const ms = await serveMetrics(m.address, m.port);
       ms.unref();
       const addr = ms.address();
-      log.info('metrics', { address: m.address, port: typeof addr === 'object' && addr ? addr.port : m.port });
+      log.info('metrics', {
+        address: m.address,
+        port: typeof addr === 'object' && addr ? addr.port : m.port,
+      });
     } catch (err) {
       log.warn('metrics endpoint unavailable', { spec: metricsSpec, err });
     }
   }
 
   if (argv['pid-file']) fs.writeFileSync(argv['pid-file'], `${process.pid}\n`);
-  log.info('tgtd started', { version: VERSION, controlPort, socket: socketPath, pid: process.pid });
+  log.info('tgtd started', { version: VERSION, controlPort, socket: socketPath, pid: process.pid, stateDir });
+  void notifyReady(log);
 
   let stopping = false;
-  const stop = (sig: string): void => {
+  stop = (why: string): void => {
     if (stopping) return;
     stopping = true;
-    log.info('stopping', { signal: sig });
-    void Promise.allSettled([server.close(), mgmt.close(), registry.close?.()]).then(() => {
-      if (argv['pid-file']) fs.rmSync(argv['pid-file'], { force: true });
-      process.exit(0);
-    });
+    log.info('stopping', { why });
+    void Promise.allSettled([server.close(), mgmt.close()])
+      .then(() => registry.close())
+      .finally(() => {
+        if (argv['pid-file']) fs.rmSync(argv['pid-file'], { force: true });
+        process.exit(0);
+      });
     setTimeout(() => process.exit(0), 5000).unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('uncaughtException', (err) => {
     log.error('uncaught exception', { err: err.stack });
+  });
+}
+
+/** Connect the target model to the transport: session lookups, closes, portal changes, LUN events. */
+function wireTransport(registry: TargetRegistry, server: IscsiServer): void {
+  registry.on('target-removed', (tid: number) => server.closeTargetSessions(tid, 'target deleted'));
+  registry.on('target-offline', (tid: number) => server.closeTargetSessions(tid, 'target offline'));
+  registry.on('lun-added', (tid: number, lun: number) => server.notifyLunChange(tid, lun));
+  registry.on('lun-removed', (tid: number, lun: number) => server.notifyLunChange(tid, lun));
+  registry.setSessionSource((tid: number) => server.sessions.ofTarget(tid).map((s) => s.info()));
+  registry.setConnectionCloser((tid, sid, cid) => {
+    const session = server.sessions.ofTarget(tid).find((s) => s.tsih === sid);
+    if (!session) return 'no-session';
+    if (cid === undefined) {
+      session.close('tgtadm --op delete --mode conn');
+      return 'ok';
+    }
+    const conn = session.connectionByCid(cid);
+    if (!conn) return 'no-connection';
+    conn.close();
+    return 'ok';
+  });
+  // Closing a portal needs IscsiServer.closePortal (asked of the transport's owner); without it,
+  // `--op delete --mode portal` is refused as an invalid request.
+  const closable = server as unknown as { closePortal?: (address: string, port: number) => Promise<boolean> };
+  registry.setPortalControl({
+    add: async (address, port) => {
+      await server.listen(address, port, 1);
+    },
+    remove: (address, port) =>
+      typeof closable.closePortal === 'function'
+        ? closable.closePortal(address, port)
+        : Promise.resolve(false),
+    list: () => server.portals(),
   });
 }
 
@@ -128,14 +233,23 @@ function parseMetricsAddress(spec: string): { address: string; port: number } {
   return { address: m[1] || '127.0.0.1', port: Number(m[2]) };
 }
 
-/** Without -f, run ourselves in the background (like tgt) and return once the child is up. */
-function daemonize(): void {
+/** Without -f/-D, run ourselves in the background (like tgt) and return once the child answers on
+ *  its control socket (so a tgtadm run right after `tgtd` finds it), or exits. */
+function daemonize(controlPort: number): void {
   const child = spawn(process.execPath, [process.argv[1], ...process.argv.slice(2), '-f'], {
     detached: true,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  child.unref();
-  process.exit(0);
+  const socketPath = controlSocketPath(controlPort, { create: false });
+  const started = Date.now();
+  child.once('exit', (code) => process.exit(code ?? 1));
+  const poll = setInterval(() => {
+    if (fs.existsSync(socketPath) || Date.now() - started > 10_000) {
+      clearInterval(poll);
+      child.unref();
+      process.exit(0);
+    }
+  }, 50);
 }
 
 main().catch((err: Error) => {

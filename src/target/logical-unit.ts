@@ -2,6 +2,7 @@
 import type { BackingStore } from '../backing/backing-store';
 import type { ScsiDevice } from '../scsi/scsi-types';
 import type { LuAttrs } from './lu-params';
+import { LuStats } from './lu-stats';
 
 export type LuType = 'controller' | 'disk';
 
@@ -34,6 +35,8 @@ export class LogicalUnit {
   attrs: LuAttrs;
   /** Tasks being executed now (tgt refuses to delete an LU with queued commands). */
   inflight = 0;
+  /** I/O counters (tgtadm --op stat, Prometheus). */
+  readonly stats = new LuStats();
 
   constructor(init: LogicalUnitInit) {
     this.lun = init.lun;

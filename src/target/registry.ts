@@ -16,7 +16,7 @@ import { LogicalUnit } from './logical-unit';
 import { applyLuParams, type LuAttrs } from './lu-params';
 import { defaultScsiId, defaultScsiSn, deriveNaa } from './lu-identity';
 import { NoMediumStore } from './no-medium-store';
-import { Target, type SessionInfo, type SessionSource } from './target';
+import { Target, type SessionInfo, type SessionSource, type SystemState } from './target';
 import { isUpdatableDevice, type TargetDeps } from './target-deps';
 import { TgtErrno, TgtError } from './tgt-error';
 
@@ -42,6 +42,23 @@ export interface TargetRegistryOptions {
   /** Daemon-wide NOP-In defaults for new targets (tgtd `--iscsi nop_interval=S,nop_count=N`). */
   nopInterval?: number;
   nopCount?: number;
+  /** Where LUs keep persistent state (reservations); passed to the SCSI layer as DiskParams.stateDir. */
+  stateDir?: string;
+}
+
+/** Ends one connection (cid given) or a whole session of a target (`tgtadm --op delete --mode conn`). */
+export type ConnectionCloser = (
+  tid: number,
+  sid: number,
+  cid: number | undefined,
+) => 'ok' | 'no-session' | 'no-connection';
+
+/** Opening and closing listening portals at runtime (`tgtadm --mode portal --op new|delete`). */
+export interface PortalControl {
+  add(address: string, port: number): Promise<void>;
+  /** false when no such portal is listening. */
+  remove(address: string, port: number): Promise<boolean>;
+  list(): PortalAddress[];
 }
 
 export class TargetRegistry extends EventEmitter implements IscsiTargetDirectory {
@@ -51,6 +68,14 @@ export class TargetRegistry extends EventEmitter implements IscsiTargetDirectory
   private readonly globalParams = new Map<string, string>();
   private readonly deps: TargetDeps;
   private sessionSource: SessionSource | undefined;
+  private portalControl: PortalControl | undefined;
+  private connectionCloser: ConnectionCloser | undefined;
+  /** `--mode lld --op stop|start`: a stopped driver refuses logins. */
+  lldState: 'ready' | 'stopped' = 'ready';
+  /** `--mode system -n State`: while offline, logins to every target are refused. */
+  readonly system: SystemState = { state: 'ready' };
+  /** `--mode system -n debug -v on|off`; the daemon listens for 'debug' events. */
+  debug = false;
 
   constructor(private readonly options: TargetRegistryOptions = {}) {
     super();
@@ -61,6 +86,70 @@ export class TargetRegistry extends EventEmitter implements IscsiTargetDirectory
    *  Without it, show uses the nexus list the transport reports through nexusAdded/nexusRemoved. */
   setSessionSource(source: SessionSource): void {
     this.sessionSource = source;
+  }
+
+  setConnectionCloser(closer: ConnectionCloser): void {
+    this.connectionCloser = closer;
+  }
+
+  /** tgt: `--tid --sid [--cid]`; an unknown session or connection is an error. */
+  closeConnection(tid: number, sid: number | undefined, cid: number | undefined): void {
+    this.getTarget(tid);
+    if (sid === undefined || !this.connectionCloser) throw new TgtError(TgtErrno.NoSession);
+    const r = this.connectionCloser(tid, sid, cid);
+    if (r === 'no-session') throw new TgtError(TgtErrno.NoSession);
+    if (r === 'no-connection') throw new TgtError(TgtErrno.NoConnection);
+  }
+
+  /** tgt refuses to stop a driver that still has targets. */
+  setLldState(state: 'ready' | 'stopped'): void {
+    if (state === 'stopped' && this.targets.size > 0) throw new TgtError(TgtErrno.DriverBusy);
+    this.lldState = state;
+    this.system.lldStopped = state === 'stopped';
+  }
+
+  setPortalControl(control: PortalControl): void {
+    this.portalControl = control;
+    this.portalList = control.list();
+  }
+
+  /** `tgtadm --op new --mode portal -P portal=ADDR[:PORT]`. */
+  async addPortal(spec: string): Promise<void> {
+    const ctl = this.portalControl;
+    const p = parsePortalParam(spec);
+    if (!ctl || !p) throw new TgtError(TgtErrno.InvalidRequest, `portal ${spec}`);
+    if (ctl.list().some((x) => x.address === p.address && x.port === p.port))
+      throw new TgtError(TgtErrno.InvalidRequest, 'portal exists');
+    try {
+      await ctl.add(p.address, p.port);
+    } catch (err) {
+      throw new TgtError(TgtErrno.InvalidRequest, `cannot listen on ${spec}: ${(err as Error).message}`);
+    }
+    this.portalList = ctl.list();
+  }
+
+  /** `tgtadm --op delete --mode portal -P portal=ADDR[:PORT]`. */
+  async removePortal(spec: string): Promise<void> {
+    const ctl = this.portalControl;
+    const p = parsePortalParam(spec);
+    if (!ctl || !p) throw new TgtError(TgtErrno.InvalidRequest, `portal ${spec}`);
+    if (!(await ctl.remove(p.address, p.port))) throw new TgtError(TgtErrno.InvalidRequest, 'no such portal');
+    this.portalList = ctl.list();
+  }
+
+  /** `tgtadm --op update --mode system -n State|debug -v ...` (tgt: State ready|offline, debug on|off). */
+  updateSystem(name: string, value: string): void {
+    if (name === 'State' && (value === 'ready' || value === 'offline')) {
+      this.system.state = value;
+      this.emit('system-state', value);
+      return;
+    }
+    if (name === 'debug' && (value === 'on' || value === 'off')) {
+      this.debug = value === 'on';
+      this.emit('debug', this.debug);
+      return;
+    }
+    throw new TgtError(TgtErrno.InvalidRequest, `system ${name}=${value}`);
   }
 
   backingStoreTypes(): string[] {
@@ -107,7 +196,7 @@ export class TargetRegistry extends EventEmitter implements IscsiTargetDirectory
     if (!Number.isInteger(tid) || tid <= 0) throw new TgtError(TgtErrno.InvalidRequest, 'tid must be > 0');
     if (name === '') throw new TgtError(TgtErrno.InvalidRequest, 'empty target name');
     if (this.targets.has(tid) || this.findTarget(name)) throw new TgtError(TgtErrno.TargetExist);
-    const target = new Target(tid, name, this.deps, this.accounts);
+    const target = new Target(tid, name, this.deps, this.accounts, this.system);
     target.nopIntervalValue = this.options.nopInterval ?? 0;
     target.nopCountValue = this.options.nopCount ?? 0;
     const naa = deriveNaa(name, 0, '');
@@ -156,8 +245,8 @@ export class TargetRegistry extends EventEmitter implements IscsiTargetDirectory
     const target = this.getTarget(tid);
     if (name === 'state') {
       if (value !== 'ready' && value !== 'offline') throw new TgtError(TgtErrno.InvalidRequest);
-      const wasReady = target.state === 'ready';
-      target.state = value;
+      const wasReady = target.ownState === 'ready';
+      target.ownState = value;
       if (value === 'offline' && wasReady) this.emit('target-offline', tid);
       return;
     }
@@ -253,7 +342,7 @@ export class TargetRegistry extends EventEmitter implements IscsiTargetDirectory
     const naa = deriveNaa(target.name, spec.lun, spec.path ?? '');
     let device: ScsiDevice;
     try {
-      device = this.deps.createDisk(diskParams(tid, spec.lun, store, blockSize, naa, attrs));
+      device = this.deps.createDisk(this.diskParams(tid, spec.lun, store, blockSize, naa, attrs));
     } catch (err) {
       await store.close();
       throw new TgtError(TgtErrno.InvalidRequest, (err as Error).message);
@@ -288,12 +377,32 @@ export class TargetRegistry extends EventEmitter implements IscsiTargetDirectory
     await closeStores([lu]);
   }
 
-  /** `-P key=value,...`: all keys are checked before any is applied. */
-  updateLogicalUnit(tid: number, lun: number, params: string): void {
+  /** `-P key=value,...`: all keys are checked (and a new medium opened) before anything is applied. */
+  async updateLogicalUnit(tid: number, lun: number, params: string): Promise<void> {
     const target = this.getTarget(tid);
     const lu = target.luns.get(lun);
     if (!lu) throw new TgtError(TgtErrno.NoLun);
-    const next = applyLuParams(lu.attrs, params);
+    const { attrs: next, actions } = applyLuParams(lu.attrs, params);
+    if (lu.type === 'controller' && (actions.path !== undefined || actions.refreshSize))
+      throw new TgtError(TgtErrno.InvalidRequest, 'LUN 0 has no medium');
+    if (actions.path !== undefined) {
+      // tgt only changes the medium of removable LUs.
+      if (!lu.attrs.removable && !next.removable)
+        throw new TgtError(TgtErrno.InvalidRequest, 'not removable');
+      await this.replaceMedium(target, lu, actions.path, next);
+      return;
+    }
+    if (actions.refreshSize) {
+      const dev = lu.device;
+      if (isUpdatableDevice(dev) && dev.refreshCapacity) await dev.refreshCapacity();
+      else await lu.store?.refreshSize();
+      this.emit('lun-resized', tid, lun);
+    }
+    this.applyAttrs(tid, lu, next);
+  }
+
+  private applyAttrs(tid: number, lu: LogicalUnit, next: LuAttrs): void {
+    const lun = lu.lun;
     if (lu.type === 'controller') {
       lu.device = this.deps.createController({
         tid,
@@ -311,14 +420,83 @@ export class TargetRegistry extends EventEmitter implements IscsiTargetDirectory
         online: next.online,
         senseFormat: next.senseFormat,
         removable: next.removable,
+        rotationRate: next.rotationRate,
       });
     } else {
       // Identity strings are fixed at creation: replace the disk (its per-nexus SCSI state restarts).
       lu.device = this.deps.createDisk(
-        diskParams(tid, lun, lu.store ?? new NoMediumStore(), lu.blockSize, lu.naa, next),
+        this.diskParams(tid, lun, lu.store ?? new NoMediumStore(), lu.blockSize, lu.naa, next),
       );
     }
     lu.attrs = next;
+  }
+
+  /** Open the new medium first; only when that worked swap it in and close the old one. */
+  private async replaceMedium(target: Target, lu: LogicalUnit, path: string, attrs: LuAttrs): Promise<void> {
+    let store: BackingStore;
+    try {
+      store = await this.deps.openBackingStore(lu.bstype, {
+        path,
+        oflags: lu.oflags,
+        opts: lu.bsopts,
+        blockSize: lu.blockSize,
+        readonly: false,
+      });
+    } catch (err) {
+      throw new TgtError(TgtErrno.InvalidRequest, `cannot open ${path}: ${(err as Error).message}`);
+    }
+    if (target.luns.get(lu.lun) !== lu) {
+      await store.close();
+      throw new TgtError(TgtErrno.NoLun);
+    }
+    const next: LuAttrs = { ...attrs, online: true };
+    const replacement = new LogicalUnit({
+      lun: lu.lun,
+      type: lu.type,
+      device: this.deps.createDisk(this.diskParams(target.tid, lu.lun, store, lu.blockSize, lu.naa, next)),
+      store,
+      bstype: lu.bstype,
+      path,
+      oflags: lu.oflags,
+      bsopts: lu.bsopts,
+      blockSize: lu.blockSize,
+      naa: lu.naa,
+      attrs: next,
+    });
+    target.luns.set(lu.lun, replacement);
+    await closeStores([lu]);
+  }
+
+  /** The SCSI device parameters of a disk LU. */
+  private diskParams(
+    tid: number,
+    lun: number,
+    store: BackingStore,
+    blockSize: number,
+    naa: Buffer,
+    a: LuAttrs,
+  ): DiskParams {
+    const params: DiskParams = {
+      tid,
+      lun,
+      store,
+      blockSize,
+      scsiId: a.scsiId,
+      scsiSn: a.scsiSn,
+      vendorId: a.vendorId,
+      productId: a.productId,
+      productRev: a.productRev,
+      naa,
+      readonly: a.readonly,
+      removable: a.removable,
+      thinProvisioning: a.thinProvisioning,
+      online: a.online,
+      senseFormat: a.senseFormat,
+      rotationRate: a.rotationRate,
+    };
+    // DiskParams.stateDir (persistent reservations) is optional; set it only when configured.
+    if (this.options.stateDir !== undefined) Object.assign(params, { stateDir: this.options.stateDir });
+    return params;
   }
 
   /** Close every backing store (daemon shutdown). */
@@ -351,35 +529,22 @@ function identityDefaults(tid: number, lun: number, productId: string): LuAttrs 
     online: true,
     thinProvisioning: false,
     senseFormat: 'fixed',
+    rotationRate: 0,
+    lbppbe: 0,
+    laLba: 0,
+    optimalXferGran: 0,
+    optimalXferLen: 0,
+    modePages: [],
   };
 }
 
-function diskParams(
-  tid: number,
-  lun: number,
-  store: BackingStore,
-  blockSize: number,
-  naa: Buffer,
-  a: LuAttrs,
-): DiskParams {
-  return {
-    tid,
-    lun,
-    store,
-    blockSize,
-    scsiId: a.scsiId,
-    scsiSn: a.scsiSn,
-    vendorId: a.vendorId,
-    productId: a.productId,
-    productRev: a.productRev,
-    naa,
-    readonly: a.readonly,
-    removable: a.removable,
-    thinProvisioning: a.thinProvisioning,
-    online: a.online,
-    senseFormat: a.senseFormat,
-    rotationRate: 0,
-  };
+/** `portal=ADDR[:PORT]` (IPv6 in brackets; port 3260 by default), as tgt's portal mode takes it. */
+export function parsePortalParam(spec: string): { address: string; port: number } | undefined {
+  const m = /^portal=(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]]+))(?::(\d{1,5}))?$/.exec(spec);
+  if (!m) return undefined;
+  const port = m[3] === undefined ? 3260 : Number(m[3]);
+  if (port > 65535) return undefined;
+  return { address: m[1] ?? m[2], port };
 }
 
 /** tgt `--bsoflags`: `sync`, `direct`, `sync:direct`; anything else is refused. Canonical order. */

@@ -60,7 +60,11 @@ export function showTarget(t: Target, accounts: AccountStore, sessions?: Session
     `Target ${t.tid}: ${t.name}\n` +
     `${TAB1}System information:\n` +
     `${TAB2}Driver: iscsi\n` +
-    `${TAB2}State: ${t.state}\n` +
+    `${TAB2}State: ${t.ownState}\n` +
+    // tgt's iscsi_print_nop_settings: only when NOP-Ins are enabled.
+    (t.nopIntervalValue !== 0
+      ? `${TAB2}Nop interval: ${t.nopIntervalValue}\n${TAB2}Nop count: ${t.nopCountValue}\n`
+      : '') +
     `${TAB1}I_T nexus information:\n` +
     showNexuses(t, sessions) +
     `${TAB1}LUN information:\n`;

@@ -26,12 +26,14 @@ export interface TargetDeps {
 /** The runtime-changeable settings of a disk (src/scsi/disk.ts DiskSettings). */
 export type RuntimeDiskSettings = Pick<
   DiskParams,
-  'readonly' | 'thinProvisioning' | 'online' | 'senseFormat' | 'removable'
+  'readonly' | 'thinProvisioning' | 'online' | 'senseFormat' | 'removable' | 'rotationRate'
 >;
 
 /** A disk that takes new settings in place (keeps per-nexus SCSI state, raises the right UAs). */
 export interface UpdatableDevice extends ScsiDevice {
   update(change: Partial<RuntimeDiskSettings>): void;
+  /** Re-read the store's size (raises CAPACITY DATA HAS CHANGED); optional for older devices. */
+  refreshCapacity?(): Promise<number>;
 }
 
 export function isUpdatableDevice(d: ScsiDevice): d is UpdatableDevice {

@@ -6,9 +6,12 @@ import type { AccountStore } from './accounts';
 import { isInitiatorAllowed } from './acl';
 import { ISCSI_TARGET_KEYS } from './iscsi-target-params';
 import type { LogicalUnit } from './logical-unit';
+import { directionOf } from './lu-stats';
 import type { TargetDeps } from './target-deps';
 
 const REPORT_LUNS = 0xa0;
+/** Counted as an error when the device threw instead of answering. */
+const FAILED: ScsiResult = { status: ScsiStatus.CheckCondition };
 
 export interface NexusInfo {
   nexus: ItNexus;
@@ -26,8 +29,16 @@ export interface SessionInfo {
 
 export type SessionSource = (tid: number) => SessionInfo[];
 
+/** The daemon-wide state set by `tgtadm --op update --mode system -n State -v ready|offline`. */
+export interface SystemState {
+  state: 'ready' | 'offline';
+  /** `--mode lld --op stop`. */
+  lldStopped?: boolean;
+}
+
 export class Target implements IscsiTargetView {
-  state: 'ready' | 'offline' = 'ready';
+  /** The target's own state (`--mode target -n state`), as `show` prints it. */
+  ownState: 'ready' | 'offline' = 'ready';
   readonly luns = new Map<number, LogicalUnit>();
   /** `--initiator-address` rules, then `--initiator-name` rules, each in binding order. */
   readonly addressRules: string[] = [];
@@ -43,7 +54,13 @@ export class Target implements IscsiTargetView {
     readonly name: string,
     private readonly deps: TargetDeps,
     private readonly accounts: AccountStore,
+    private readonly system: SystemState = { state: 'ready' },
   ) {}
+
+  /** What the transport checks at login: a target is unavailable while it or the system is offline. */
+  get state(): 'ready' | 'offline' {
+    return this.system.state === 'offline' || this.system.lldStopped ? 'offline' : this.ownState;
+  }
 
   sortedLuns(): LogicalUnit[] {
     return [...this.luns.values()].sort((a, b) => a.lun - b.lun);
@@ -75,17 +92,26 @@ export class Target implements IscsiTargetView {
 
   async execute(task: ScsiTask): Promise<ScsiResult> {
     // tgt answers commands to an offline target with a busy status (target_cmd_queue -EBUSY).
-    if (this.state !== 'ready') return { status: ScsiStatus.Busy };
+    if (this.ownState !== 'ready') return { status: ScsiStatus.Busy };
     const lunList = this.sortedLuns().map((l) => l.lun);
     if (task.cdb.length > 0 && task.cdb[0] === REPORT_LUNS) return this.deps.reportLuns(task, lunList);
     const lu = this.luns.get(task.lun);
     if (!lu) return this.deps.unknownLun(task, lunList);
     const device = lu.device;
+    const stats = lu.stats;
+    const perNexus = stats.nexus(task.nexus.id);
+    const dir = directionOf(task);
+    stats.submitted(perNexus, dir, task.expectedDataTransferLength);
+    const started = process.hrtime.bigint();
     lu.inflight++;
+    let result: ScsiResult | undefined;
     try {
-      return await device.execute(task);
+      result = await device.execute(task);
+      return result;
     } finally {
       lu.inflight--;
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      stats.completed(perNexus, dir, task, result ?? FAILED, seconds);
     }
   }
 
@@ -107,6 +133,9 @@ export class Target implements IscsiTargetView {
 
   nexusRemoved(nexus: ItNexus): void {
     this.nexuses.delete(nexus.id);
-    for (const lu of this.luns.values()) lu.device.nexusGone(nexus);
+    for (const lu of this.luns.values()) {
+      lu.device.nexusGone(nexus);
+      lu.stats.nexusGone(nexus.id);
+    }
   }
 }

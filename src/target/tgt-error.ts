@@ -22,6 +22,7 @@ export const enum TgtErrno {
   LunActive = 18,
   UnsupportedOperation = 19,
   UnknownParam = 20,
+  DriverBusy = 21,
 }
 
 const texts: Record<TgtErrno, string> = {
@@ -45,6 +46,7 @@ const texts: Record<TgtErrno, string> = {
   [TgtErrno.LunActive]: 'this logical unit is still active',
   [TgtErrno.UnsupportedOperation]: "this operation isn't supported",
   [TgtErrno.UnknownParam]: 'unknown parameter',
+  [TgtErrno.DriverBusy]: 'this driver is busy',
 };
 
 export function tgtErrorText(errno: TgtErrno): string {

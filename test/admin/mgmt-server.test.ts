@@ -165,9 +165,12 @@ t.test('requests over the socket: atomic failures, real LUNs, system delete', as
   ]);
   t.same([x.code, y.code].sort(), [0, 22]);
 
+  // Like tgt: the system is not deleted while targets exist.
+  t.same(await sendMgmtRequest(p, { mode: 'system', op: 'delete' }), { code: 22, error: 'invalid request' });
+  t.equal(systemDeleted, 0);
+  await ok({ mode: 'target', op: 'delete', tid: 1 });
   await ok({ mode: 'system', op: 'delete' });
   t.equal(systemDeleted, 1);
-  await ok({ mode: 'target', op: 'delete', tid: 1 });
 });
 
 t.test('tgtadm as a process against the server', async (t) => {

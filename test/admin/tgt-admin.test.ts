@@ -55,7 +55,7 @@ t.test('tgt-admin -e, --dump, --offline, --delete against a live management serv
   t.equal(
     dump.stdout,
     `default-driver iscsi\n\n<target iqn.2024-01.com.example:beta>\n\tbacking-store ${img}\n` +
-      '\tincominguser alice PLEASE_CORRECT_THE_PASSWORD\n\tinitiator-address 10.0.0.0/8\n</target>\n\n',
+      '\tincominguser alice alicepass12\n\tinitiator-address 10.0.0.0/8\n</target>\n\n',
   );
   t.same(await run(['-C', '21', '--offline', 'iqn.2024-01.com.example:beta']), {
     code: 0,

@@ -140,17 +140,24 @@ t.test('LU parameter updates are all-or-nothing', async (t) => {
   t.equal(await errText(() => reg.updateLogicalUnit(1, 7, 'readonly=1')), "can't find the logical unit");
 
   const disk = lu.device as FakeDevice;
-  reg.updateLogicalUnit(1, 1, 'readonly=1,thin_provisioning=1');
+  await reg.updateLogicalUnit(1, 1, 'readonly=1,thin_provisioning=1');
   t.equal(lu.device, disk, 'runtime settings are applied in place');
   t.same(disk.updates, [
-    { readonly: true, thinProvisioning: true, online: true, senseFormat: 'fixed', removable: false },
+    {
+      readonly: true,
+      thinProvisioning: true,
+      online: true,
+      senseFormat: 'fixed',
+      removable: false,
+      rotationRate: 0,
+    },
   ]);
-  reg.updateLogicalUnit(1, 1, 'vendor_id=TOOLONGVENDOR,product_id=SUPERDISK,scsi_sn=' + 'a'.repeat(40));
+  await reg.updateLogicalUnit(1, 1, 'vendor_id=TOOLONGVENDOR,product_id=SUPERDISK,scsi_sn=' + 'a'.repeat(40));
   t.equal(lu.attrs.vendorId, 'TOOLONGV', 'truncated to 8 like tgt');
   t.equal(lu.attrs.scsiSn, 'a'.repeat(36));
   t.not(lu.device, disk, 'identity changes recreate the disk');
   t.match((lu.device as FakeDevice).params, { vendorId: 'TOOLONGV', productId: 'SUPERDISK', readonly: true });
-  reg.updateLogicalUnit(1, 1, 'readonly=yes,online=0,sense_format=1');
+  await reg.updateLogicalUnit(1, 1, 'readonly=yes,online=0,sense_format=1');
   t.equal(lu.attrs.readonly, false, "atoi('yes') is 0, as in tgt");
   t.equal(lu.attrs.online, false);
   t.equal(lu.attrs.senseFormat, 'descriptor');
