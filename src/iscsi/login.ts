@@ -241,8 +241,9 @@ export class LoginNegotiator {
       this.outgoing = target.outgoingAccount();
       settingsLayer = target.iscsiParams();
     } else {
-      // No outgoing account exists for discovery, so mutual CHAP there is refused.
       this.accounts = directory.discoveryAccounts();
+      // Mutual CHAP in discovery needs an outgoing discovery account; without one it is refused.
+      this.outgoing = directory.discoveryOutgoingAccount?.();
     }
     this.keys = new KeyNegotiator({
       sessionType,

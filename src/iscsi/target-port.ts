@@ -51,6 +51,9 @@ export interface IscsiTargetDirectory {
   /** Accounts that may authenticate discovery sessions (tgt: accounts bound with no target / via
    *  `--mode account --op bind` to discovery). Empty = discovery needs no authentication. */
   discoveryAccounts(): ChapAccount[];
+  /** The account the target answers with when a discovery session asks for mutual CHAP
+   *  (tgt: `--op bind --mode account --user U --outgoing` without a tid). */
+  discoveryOutgoingAccount?(): ChapAccount | undefined;
   /** Every portal the daemon listens on (for SendTargets). */
   portals(): PortalAddress[];
   /** Daemon-wide iSCSI parameters (e.g. system-level defaults); may be empty. */

@@ -173,6 +173,10 @@ export class TargetRegistry extends EventEmitter implements IscsiTargetDirectory
     return this.accounts.incomingOf(DISCOVERY_TID);
   }
 
+  discoveryOutgoingAccount(): ChapAccount | undefined {
+    return this.accounts.outgoingOf(DISCOVERY_TID);
+  }
+
   portals(): PortalAddress[] {
     return [...this.portalList];
   }

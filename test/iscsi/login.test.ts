@@ -48,13 +48,19 @@ function fakeTarget(o: FakeTarget, tid = 1): IscsiTargetView {
 
 function fakeDirectory(
   targets: FakeTarget[],
-  o: { discoveryAccounts?: ChapAccount[]; portals?: PortalAddress[]; global?: Record<string, string> } = {},
+  o: {
+    discoveryAccounts?: ChapAccount[];
+    discoveryOutgoing?: ChapAccount;
+    portals?: PortalAddress[];
+    global?: Record<string, string>;
+  } = {},
 ): IscsiTargetDirectory {
   const views = targets.map((target, i) => fakeTarget(target, i + 1));
   return {
     findTarget: (name) => views.find((v) => v.name === name),
     listTargets: () => views,
     discoveryAccounts: () => o.discoveryAccounts ?? [],
+    discoveryOutgoingAccount: () => o.discoveryOutgoing,
     portals: () => o.portals ?? [{ address: '0.0.0.0', port: 3260, tpgt: 1 }],
     globalIscsiParams: () => new Map(Object.entries(o.global ?? {})),
   };
@@ -907,6 +913,30 @@ t.test('discovery with discovery accounts', async (t) => {
     ]),
   );
   t.equal(status(out), LoginStatus.AUTHENTICATION_FAILURE);
+
+  // With an outgoing discovery account bound, mutual CHAP in discovery succeeds.
+  const withOut = fakeDirectory([{ name: IQN_T }], {
+    discoveryAccounts: [IN_ACCOUNT],
+    discoveryOutgoing: OUT_ACCOUNT,
+  });
+  const mm = login(withOut);
+  mm.step(req(0, 1, true, [...disc, ['AuthMethod', 'CHAP']]));
+  const cc = mm.step(req(0, 1, false, [['CHAP_A', '5']]));
+  const challenge = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
+  const ok = mm.step(
+    req(0, 1, true, [
+      ['CHAP_N', IN_ACCOUNT.user],
+      ['CHAP_R', answerChallenge(cc, IN_ACCOUNT.password)],
+      ['CHAP_I', '3'],
+      ['CHAP_C', '0x' + challenge.toString('hex')],
+    ]),
+  );
+  t.equal(status(ok), 0, 'mutual CHAP accepted');
+  t.equal(value(ok, 'CHAP_N'), OUT_ACCOUNT.user);
+  const expected = createHash('md5')
+    .update(Buffer.concat([Buffer.from([3]), Buffer.from(OUT_ACCOUNT.password), challenge]))
+    .digest('hex');
+  t.equal(value(ok, 'CHAP_R')?.toLowerCase(), '0x' + expected, 'target proves the outgoing secret');
 });
 
 // ---- a connection joining an existing session ----
