@@ -1,0 +1,69 @@
+// MDS configuration: defaults, a JSON config file, then command-line flags (later wins).
+import * as fs from 'node:fs';
+
+export interface MdsConfig {
+  /** client-facing gRPC address host:port */
+  listen: string;
+  store: 'level' | 'etcd';
+  /** LevelDB directory (store=level) */
+  dataDir: string;
+  /** etcd endpoints, e.g. http://127.0.0.1:2379 (store=etcd) */
+  etcdEndpoints: string[];
+  electionKey: string;
+  leaseTtlSec: number;
+  leaseMarginMs: number;
+  sessionLeaseMs: number;
+  unstableAfterMs: number;
+  offlineAfterMs: number;
+  recoverIntervalMs: number;
+  replicaIntervalMs: number;
+  leaderIntervalMs: number;
+  copysetIntervalMs: number;
+  operatorTimeoutMs: number;
+  operatorsPerChunkServer: number;
+  copysetPushRetries: number;
+  /** metrics endpoint host:port, or 'off' */
+  metrics: string;
+}
+
+export const defaultMdsConfig: MdsConfig = {
+  listen: '127.0.0.1:6700',
+  store: 'level',
+  dataDir: './mds-data',
+  etcdEndpoints: ['http://127.0.0.1:2379'],
+  electionKey: 'curve/mds/leader',
+  leaseTtlSec: 5,
+  leaseMarginMs: 1500,
+  sessionLeaseMs: 5000,
+  unstableAfterMs: 10_000,
+  offlineAfterMs: 60_000,
+  recoverIntervalMs: 5000,
+  replicaIntervalMs: 10_000,
+  leaderIntervalMs: 30_000,
+  copysetIntervalMs: 60_000,
+  operatorTimeoutMs: 120_000,
+  operatorsPerChunkServer: 2,
+  copysetPushRetries: 3,
+  metrics: '127.0.0.1:6701',
+};
+
+/** Reads a JSON config file; unknown keys and wrong types are errors (a typo must not pass silently). */
+export function loadMdsConfigFile(path: string): Partial<MdsConfig> {
+  const parsed: unknown = JSON.parse(fs.readFileSync(path, 'utf8'));
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new Error(`${path}: not a JSON object`);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(parsed)) {
+    if (!(k in defaultMdsConfig)) throw new Error(`${path}: unknown key '${k}'`);
+    const want = defaultMdsConfig[k as keyof MdsConfig];
+    const ok = Array.isArray(want)
+      ? Array.isArray(v) && v.every((x) => typeof x === 'string')
+      : typeof v === typeof want;
+    if (!ok)
+      throw new Error(`${path}: '${k}' must be ${Array.isArray(want) ? 'a list of strings' : typeof want}`);
+    out[k] = v;
+  }
+  if (out.store !== undefined && out.store !== 'level' && out.store !== 'etcd')
+    throw new Error(`${path}: store must be 'level' or 'etcd'`);
+  return out as Partial<MdsConfig>;
+}
