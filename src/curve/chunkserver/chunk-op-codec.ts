@@ -1,0 +1,72 @@
+// The Raft log entry of a chunk operation: a 36-byte header, a location string and the data. Written by
+// the leader's ChunkService, applied by every replica's copyset node. All integers big-endian; 64-bit ids
+// as doubles (ids stay below 2^53).
+//
+//   0 op u8 | 1 reserved u8 | 2 location length u16 | 4 offset u32 | 8 size u32 | 12 chunkId f64
+//  20 sn f64 | 28 correctedSn f64 | 36 location | data (size bytes for WRITE/PASTE, else none)
+
+export enum ChunkLogOp {
+  DELETE = 0,
+  WRITE = 2,
+  DELETE_SNAP = 4,
+  CREATE_CLONE = 5,
+  PASTE = 7,
+  /** Not a chunk operation: records a peer's address (chunkId = node id, location = "ip:port"). */
+  PEER_ADDRESS = 100,
+}
+
+export interface ChunkLogEntry {
+  op: ChunkLogOp;
+  chunkId: number;
+  offset: number;
+  size: number;
+  sn: number;
+  correctedSn: number;
+  location: string;
+  data: Buffer;
+}
+
+const HEADER = 36;
+const KNOWN = new Set<number>([0, 2, 4, 5, 7, 100]);
+
+export function encodeChunkLogEntry(e: ChunkLogEntry): Buffer {
+  const loc = Buffer.from(e.location, 'utf8');
+  if (loc.length > 0xffff) throw new RangeError('location too long');
+  const carriesData = e.op === ChunkLogOp.WRITE || e.op === ChunkLogOp.PASTE;
+  const dataLen = carriesData ? e.data.length : 0;
+  const buf = Buffer.allocUnsafe(HEADER + loc.length + dataLen);
+  buf.writeUInt8(e.op, 0);
+  buf.writeUInt8(0, 1);
+  buf.writeUInt16BE(loc.length, 2);
+  buf.writeUInt32BE(e.offset, 4);
+  buf.writeUInt32BE(carriesData ? dataLen : e.size, 8);
+  buf.writeDoubleBE(e.chunkId, 12);
+  buf.writeDoubleBE(e.sn, 20);
+  buf.writeDoubleBE(e.correctedSn, 28);
+  loc.copy(buf, HEADER);
+  if (dataLen) e.data.copy(buf, HEADER + loc.length);
+  return buf;
+}
+
+export function decodeChunkLogEntry(data: Uint8Array): ChunkLogEntry {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (buf.length < HEADER) throw new Error(`chunk log entry too short (${buf.length} bytes)`);
+  const op = buf.readUInt8(0);
+  if (!KNOWN.has(op)) throw new Error(`unknown chunk log op ${op}`);
+  const locLen = buf.readUInt16BE(2);
+  const size = buf.readUInt32BE(8);
+  const carriesData = op === ChunkLogOp.WRITE || op === ChunkLogOp.PASTE;
+  const expected = HEADER + locLen + (carriesData ? size : 0);
+  if (buf.length !== expected)
+    throw new Error(`chunk log entry is ${buf.length} bytes, header says ${expected}`);
+  return {
+    op,
+    offset: buf.readUInt32BE(4),
+    size,
+    chunkId: buf.readDoubleBE(12),
+    sn: buf.readDoubleBE(20),
+    correctedSn: buf.readDoubleBE(28),
+    location: buf.toString('utf8', HEADER, HEADER + locLen),
+    data: carriesData ? buf.subarray(HEADER + locLen) : Buffer.alloc(0),
+  };
+}

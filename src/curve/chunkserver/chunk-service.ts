@@ -1,0 +1,314 @@
+// ChunkService over the data-plane RPC. Writes (and deletes, clones, recovers) go through the copyset's
+// Raft log and are answered only after the entry is committed on a majority and applied here; reads are
+// served by the leader under its lease (else after a ReadIndex round). A replica that is not the leader
+// answers REDIRECTED with the leader's "ip:port:0" when it knows it. At most maxInflight requests run at
+// once; beyond that the answer is OVERLOAD at once, so callers back off instead of queueing unboundedly.
+import { crc32c } from '../../iscsi/crc32c';
+import { createLogger } from '../../common/log';
+import { NotLeaderError } from '../raft/multi-raft-host';
+import { chunkServiceMethods } from '../rpc/chunk-methods';
+import type { RpcCallContext, RpcReply, RpcServer } from '../rpc/rpc-server';
+import type { ChunkFilePool } from './chunk-file-pool';
+import { ChunkLogOp, type ChunkLogEntry } from './chunk-op-codec';
+import { ChunkOpStatus, ChunkStoreError, statusOfError } from './chunk-status';
+import { chunkserverMetrics } from './chunkserver-metrics';
+import { peerIdOf } from './copyset-id';
+import type { CopysetManager } from './copyset-manager';
+import type { CopysetNode } from './copyset-node';
+import { SNAPSHOT_LIST_CHUNKS, SNAPSHOT_READ_PIECE } from './internal-methods';
+
+const log = createLogger('chunk-service');
+
+export interface ChunkRequestMsg {
+  opType: number;
+  logicPoolId: number;
+  copysetId: number;
+  chunkId: number;
+  appliedIndex: number;
+  offset: number;
+  size: number;
+  sn: number;
+  correctedSn: number;
+  location: string;
+  cloneFileSource: string;
+  cloneFileOffset: number;
+  fileId: number;
+  epoch: number;
+}
+
+export interface ChunkResponseMsg {
+  status: number;
+  redirect?: string;
+  appliedIndex?: number;
+  chunkSn?: number;
+  snapSn?: number;
+}
+
+interface ChunkInfoRequestMsg {
+  logicPoolId: number;
+  copysetId: number;
+  chunkId: number;
+}
+interface ChunkHashRequestMsg extends ChunkInfoRequestMsg {
+  offset: number;
+  length: number;
+}
+
+export interface ChunkServiceOptions {
+  manager: CopysetManager;
+  pool: ChunkFilePool;
+  /** Requests in progress beyond which new ones get OVERLOAD. */
+  maxInflight: number;
+  /** Pool may create files when empty (else a write needing a new chunk gets NOSPACE). */
+  poolAllowCreate: boolean;
+  /** Capacity of the disk in chunks (0: unlimited): a new chunk beyond it gets NOSPACE. */
+  maxChunks: number;
+}
+
+type Reply = RpcReply<Record<string, unknown>>;
+
+function fail(status: ChunkOpStatus, extra: Partial<ChunkResponseMsg> = {}): Reply {
+  return { response: { status, ...extra } };
+}
+
+export class ChunkService {
+  private inflight = 0;
+  /** Per-file epoch for fencing stale writers (set by UpdateEpoch and by newer writes). */
+  private readonly epochs = new Map<number, number>();
+  private readonly metrics = chunkserverMetrics();
+
+  constructor(private readonly opts: ChunkServiceOptions) {}
+
+  register(server: RpcServer): void {
+    const m = chunkServiceMethods();
+    const bind = <Req>(name: string, fn: (req: Req, ctx: RpcCallContext) => Promise<Reply>): void => {
+      server.handle(m[name], (req, ctx) => this.guarded(name, () => fn(req as unknown as Req, ctx)));
+    };
+    bind<ChunkRequestMsg>('WriteChunk', (r, c) => this.write(r, c));
+    bind<ChunkRequestMsg>('ReadChunk', (r) => this.read(r, false));
+    bind<ChunkRequestMsg>('ReadChunkSnapshot', (r) => this.read(r, true));
+    bind<ChunkRequestMsg>('DeleteChunk', (r) => this.mutate(r, ChunkLogOp.DELETE));
+    bind<ChunkRequestMsg>('DeleteChunkSnapshotOrCorrectSn', (r) => this.mutate(r, ChunkLogOp.DELETE_SNAP));
+    bind<ChunkRequestMsg>('CreateCloneChunk', (r) => this.mutate(r, ChunkLogOp.CREATE_CLONE));
+    bind<ChunkRequestMsg>('RecoverChunk', (r, c) => this.write(r, c, ChunkLogOp.PASTE));
+    bind<ChunkInfoRequestMsg>('GetChunkInfo', (r) => this.chunkInfo(r));
+    bind<ChunkHashRequestMsg>('GetChunkHash', (r) => this.chunkHash(r));
+    bind<{ fileId: number; epoch: number }>('UpdateEpoch', async (r) => ({
+      response: { status: this.updateEpoch(r.fileId, r.epoch) },
+    }));
+    server.handle(SNAPSHOT_LIST_CHUNKS, async (req) => {
+      const node = this.opts.manager.byGroup(req.group);
+      if (!node)
+        return {
+          response: { status: ChunkOpStatus.COPYSET_NOTEXIST, chunkIds: [], chunkSns: [], chunkSize: 0 },
+        };
+      const { ids, sns } = await node.listChunksFor(req.minApplied);
+      return {
+        response: { status: 0, chunkIds: ids, chunkSns: sns, chunkSize: node.datastore.chunkSize },
+      };
+    });
+    server.handle(SNAPSHOT_READ_PIECE, async (req) => {
+      const node = this.opts.manager.byGroup(req.group);
+      if (!node) return { response: { status: ChunkOpStatus.COPYSET_NOTEXIST } };
+      try {
+        const data = await node.datastore.readChunk(req.chunkId, req.offset, req.length);
+        return { response: { status: 0 }, attachment: data };
+      } catch (err) {
+        return { response: { status: statusOfError(err) } };
+      }
+    });
+  }
+
+  get inflightCount(): number {
+    return this.inflight;
+  }
+
+  /** UpdateEpoch: a newer epoch fences older writers; an older one is refused. */
+  updateEpoch(fileId: number, epoch: number): ChunkOpStatus {
+    const cur = this.epochs.get(fileId) ?? 0;
+    if (epoch < cur) return ChunkOpStatus.EPOCH_TOO_OLD;
+    this.epochs.set(fileId, epoch);
+    return ChunkOpStatus.SUCCESS;
+  }
+
+  private async guarded(method: string, fn: () => Promise<Reply>): Promise<Reply> {
+    const m = this.metrics;
+    if (this.inflight >= this.opts.maxInflight) {
+      m.requests.inc({ method, status: ChunkOpStatus.OVERLOAD });
+      return { response: { status: ChunkOpStatus.OVERLOAD } };
+    }
+    this.inflight++;
+    m.inflight.inc();
+    const end = m.latency.startTimer({ method });
+    try {
+      const r = await fn();
+      m.requests.inc({ method, status: (r.response.status as number) ?? 0 });
+      return r;
+    } catch (err) {
+      const status = err instanceof NotLeaderError ? ChunkOpStatus.REDIRECTED : statusOfError(err);
+      if (status === ChunkOpStatus.FAILURE_UNKNOWN) log.warn('request failed', { method, err: err as Error });
+      m.requests.inc({ method, status });
+      return { response: { status } };
+    } finally {
+      end();
+      this.inflight--;
+      m.inflight.dec();
+    }
+  }
+
+  /** The copyset's node when this replica leads it, else the answer to give. */
+  private leaderNode(pool: number, copyset: number): CopysetNode | Reply {
+    const node = this.opts.manager.get(pool, copyset);
+    if (!node) return fail(ChunkOpStatus.COPYSET_NOTEXIST);
+    if (!node.isLeader()) return this.redirect(node);
+    return node;
+  }
+
+  private redirect(node: CopysetNode): Reply {
+    const leader = node.leaderEndpoint();
+    return fail(ChunkOpStatus.REDIRECTED, leader ? { redirect: peerIdOf(leader) } : {});
+  }
+
+  private checkRange(node: CopysetNode, offset: number, size: number): boolean {
+    const page = node.datastore.pageSize;
+    return size > 0 && offset % page === 0 && size % page === 0 && offset + size <= node.datastore.chunkSize;
+  }
+
+  private checkEpoch(req: ChunkRequestMsg): ChunkOpStatus {
+    if (!req.fileId || !req.epoch) return ChunkOpStatus.SUCCESS;
+    return this.updateEpoch(req.fileId, req.epoch);
+  }
+
+  /** No room for one more chunk: the pool is dry (and may not grow) or the capacity is used up. */
+  private full(): boolean {
+    if (!this.opts.poolAllowCreate && this.opts.pool.stats().available === 0) return true;
+    const max = this.opts.maxChunks;
+    if (max <= 0) return false;
+    let used = 0;
+    for (const n of this.opts.manager.all()) used += n.datastore.chunkIds().length;
+    return used >= max;
+  }
+
+  private async write(req: ChunkRequestMsg, ctx: RpcCallContext, op = ChunkLogOp.WRITE): Promise<Reply> {
+    const node = this.leaderNode(req.logicPoolId, req.copysetId);
+    if (!('group' in node)) return node;
+    const data = ctx.attachment;
+    if (req.size !== data.length || !this.checkRange(node, req.offset, req.size)) {
+      return fail(ChunkOpStatus.INVALID_REQUEST);
+    }
+    const epoch = this.checkEpoch(req);
+    if (epoch !== ChunkOpStatus.SUCCESS) return fail(epoch);
+    const info = node.datastore.getChunkInfo(req.chunkId); // CRC_FAIL for a corrupt chunk
+    if (op === ChunkLogOp.WRITE) {
+      if (info && (req.sn < info.curSn || req.sn < info.correctedSn)) return fail(ChunkOpStatus.BACKWARD);
+      if (!info && this.full()) return fail(ChunkOpStatus.NOSPACE);
+    } else if (!info) return fail(ChunkOpStatus.CHUNK_NOTEXIST);
+    const r = await this.replicate(node, {
+      op,
+      chunkId: req.chunkId,
+      offset: req.offset,
+      size: req.size,
+      sn: req.sn,
+      correctedSn: 0,
+      location: '',
+      data,
+    });
+    if (r.response.status === ChunkOpStatus.SUCCESS) this.metrics.bytes.inc({ method: 'write' }, data.length);
+    return r;
+  }
+
+  private async mutate(req: ChunkRequestMsg, op: ChunkLogOp): Promise<Reply> {
+    const node = this.leaderNode(req.logicPoolId, req.copysetId);
+    if (!('group' in node)) return node;
+    const epoch = this.checkEpoch(req);
+    if (epoch !== ChunkOpStatus.SUCCESS) return fail(epoch);
+    const info = node.datastore.getChunkInfo(req.chunkId);
+    if (op === ChunkLogOp.DELETE && info && req.sn < info.curSn) return fail(ChunkOpStatus.BACKWARD);
+    if (op === ChunkLogOp.CREATE_CLONE) {
+      if (req.size !== node.datastore.chunkSize || !req.location) return fail(ChunkOpStatus.INVALID_REQUEST);
+      if (!info && this.full()) return fail(ChunkOpStatus.NOSPACE);
+    }
+    return this.replicate(node, {
+      op,
+      chunkId: req.chunkId,
+      offset: 0,
+      size: req.size,
+      sn: req.sn,
+      correctedSn: req.correctedSn,
+      location: req.location,
+      data: Buffer.alloc(0),
+    });
+  }
+
+  private async replicate(node: CopysetNode, e: ChunkLogEntry): Promise<Reply> {
+    try {
+      const r = await node.propose(e);
+      return fail(r.status, { appliedIndex: node.appliedIndex });
+    } catch (err) {
+      // Not leader any more, or the entry was overwritten by a new leader: the outcome is unknown to
+      // us; the client retries on the leader (the operations are idempotent).
+      if (err instanceof NotLeaderError || /overwritten|not leader|stopped/.test(String(err))) {
+        return this.redirect(node);
+      }
+      throw err;
+    }
+  }
+
+  private async barrier(node: CopysetNode): Promise<Reply | undefined> {
+    try {
+      await node.readBarrier();
+      return undefined;
+    } catch (err) {
+      if (err instanceof NotLeaderError) return this.redirect(node);
+      throw err;
+    }
+  }
+
+  private async read(req: ChunkRequestMsg, snapshot: boolean): Promise<Reply> {
+    const node = this.leaderNode(req.logicPoolId, req.copysetId);
+    if (!('group' in node)) return node;
+    if (!this.checkRange(node, req.offset, req.size)) return fail(ChunkOpStatus.INVALID_REQUEST);
+    const redirected = await this.barrier(node);
+    if (redirected) return redirected;
+    try {
+      const data = snapshot
+        ? await node.datastore.readSnapshotChunk(req.chunkId, req.sn, req.offset, req.size)
+        : await node.datastore.readChunk(req.chunkId, req.offset, req.size);
+      this.metrics.bytes.inc({ method: 'read' }, data.length);
+      return { response: { status: 0, appliedIndex: node.appliedIndex }, attachment: data };
+    } catch (err) {
+      const status = statusOfError(err);
+      if (status === ChunkOpStatus.CRC_FAIL) {
+        log.error('corrupt chunk refused', { copyset: node.name, chunkId: req.chunkId, err: err as Error });
+      }
+      return fail(status, { appliedIndex: node.appliedIndex });
+    }
+  }
+
+  private async chunkInfo(req: ChunkInfoRequestMsg): Promise<Reply> {
+    const node = this.leaderNode(req.logicPoolId, req.copysetId);
+    if (!('group' in node)) return node;
+    const redirected = await this.barrier(node);
+    if (redirected) return redirected;
+    const info = node.datastore.getChunkInfo(req.chunkId);
+    const chunkSn = info ? (info.snapSn ? [info.curSn, info.snapSn] : [info.curSn]) : [];
+    return { response: { status: ChunkOpStatus.SUCCESS, chunkSn } };
+  }
+
+  private async chunkHash(req: ChunkHashRequestMsg): Promise<Reply> {
+    const node = this.leaderNode(req.logicPoolId, req.copysetId);
+    if (!('group' in node)) return node;
+    if (!this.checkRange(node, req.offset, req.length)) return fail(ChunkOpStatus.INVALID_REQUEST);
+    const redirected = await this.barrier(node);
+    if (redirected) return redirected;
+    try {
+      const data = await node.datastore.readChunk(req.chunkId, req.offset, req.length);
+      return { response: { status: 0, hash: String(crc32c(data)) } };
+    } catch (err) {
+      if (err instanceof ChunkStoreError && err.status === ChunkOpStatus.CHUNK_NOTEXIST) {
+        return { response: { status: 0, hash: '0' } };
+      }
+      return { response: { status: statusOfError(err) } };
+    }
+  }
+}

@@ -1,0 +1,157 @@
+// Chunkserver benchmark: 3 curve-chunkserver processes on loopback, one copyset and then 64 copysets;
+// 4 KiB random writes and reads at QD 1/32/128, 64 KiB and 1 MiB sequential writes. Prints IOPS, MB/s and
+// p50/p99 latency.   node dist/test/bench/chunkserver-bench.js [--quick] [--json] [--seconds N]
+import * as fs from 'node:fs';
+import {
+  ChunkClient,
+  STATUS,
+  closeGrpcClients,
+  createCopyset,
+  freePort,
+  startChunkserver,
+  stopChunkserver,
+  tempDir,
+  waitLeader,
+  type ChunkAddr,
+  type CsProc,
+} from '../curve/chunkserver/cs-harness';
+
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const json = argv.includes('--json');
+const secIdx = argv.indexOf('--seconds');
+const SECONDS = secIdx >= 0 ? Number(argv[secIdx + 1]) : quick ? 1.5 : 4;
+const CHUNK = 4 << 20;
+const CHUNKS_PER_COPYSET = 4;
+
+interface Row {
+  layout: string;
+  test: string;
+  qd: number;
+  iops: number;
+  mbps: number;
+  p50us: number;
+  p99us: number;
+  errors: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function run(
+  client: ChunkClient,
+  copysets: number[],
+  pool: number,
+  kind: 'randwrite' | 'randread' | 'seqwrite',
+  size: number,
+  qd: number,
+): Promise<Omit<Row, 'layout' | 'test' | 'qd'>> {
+  const lat: number[] = [];
+  let errors = 0;
+  const data = Buffer.alloc(size, 0x5a);
+  const end = Date.now() + SECONDS * 1000;
+  let seq = 0;
+  const worker = async (w: number): Promise<void> => {
+    while (Date.now() < end) {
+      let a: ChunkAddr;
+      let offset: number;
+      if (kind === 'seqwrite') {
+        const n = seq++;
+        const perChunk = CHUNK / size;
+        const chunkIndex = Math.floor(n / perChunk);
+        const cs = copysets[chunkIndex % copysets.length];
+        a = { pool, copyset: cs, chunkId: 1000 + (chunkIndex % (copysets.length * CHUNKS_PER_COPYSET)) };
+        offset = (n % perChunk) * size;
+      } else {
+        const cs = copysets[Math.floor(Math.random() * copysets.length)];
+        a = { pool, copyset: cs, chunkId: cs * 100 + Math.floor(Math.random() * CHUNKS_PER_COPYSET) };
+        offset = Math.floor(Math.random() * (CHUNK / size)) * size;
+      }
+      const t0 = process.hrtime.bigint();
+      const r =
+        kind === 'randread' ? await client.read(a, offset, size) : await client.write(a, offset, data);
+      lat.push(Number(process.hrtime.bigint() - t0) / 1000);
+      if (r.status !== STATUS.SUCCESS) errors++;
+      void w;
+    }
+  };
+  const started = Date.now();
+  await Promise.all(Array.from({ length: qd }, (_, i) => worker(i)));
+  const secs = (Date.now() - started) / 1000;
+  lat.sort((x, y) => x - y);
+  return {
+    iops: Math.round(lat.length / secs),
+    mbps: Math.round(((lat.length * size) / secs / 1e6) * 10) / 10,
+    p50us: Math.round(percentile(lat, 50)),
+    p99us: Math.round(percentile(lat, 99)),
+    errors,
+  };
+}
+
+async function main(): Promise<void> {
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const dirs = ports.map(() => tempDir('c3-bench-'));
+  const args = [
+    '--chunk-size',
+    String(CHUNK),
+    '--pool-target-count',
+    '16',
+    '--tick-ms',
+    '50',
+    '--election-ticks',
+    '10',
+    '--snapshot-interval-entries',
+    '0',
+  ];
+  const cs: CsProc[] = await Promise.all(ports.map((p, i) => startChunkserver(dirs[i], p, args)));
+  const eps = cs.map((c) => c.endpoint);
+  const client = new ChunkClient(eps, 10_000);
+  const rows: Row[] = [];
+  try {
+    const layouts: [string, number, number[]][] = [
+      ['1 copyset', 1, [1]],
+      ['64 copysets', 2, Array.from({ length: 64 }, (_, i) => i + 1)],
+    ];
+    for (const [layout, pool, copysets] of layouts) {
+      for (const c of copysets) await createCopyset(eps, pool, c);
+      for (const c of copysets) await waitLeader(eps, pool, c, 20_000);
+      // Pre-write the random-I/O chunks so reads find data.
+      for (const c of copysets) {
+        for (let k = 0; k < CHUNKS_PER_COPYSET; k++) {
+          await client.write({ pool, copyset: c, chunkId: c * 100 + k }, 0, Buffer.alloc(4096, 1));
+        }
+      }
+      const tests: [string, 'randwrite' | 'randread' | 'seqwrite', number, number[]][] = [
+        ['4K randwrite', 'randwrite', 4096, [1, 32, 128]],
+        ['4K randread', 'randread', 4096, [1, 32, 128]],
+        ['64K seqwrite', 'seqwrite', 64 << 10, [8]],
+        ['1M seqwrite', 'seqwrite', 1 << 20, [4]],
+      ];
+      for (const [test, kind, size, qds] of tests) {
+        for (const qd of qds) {
+          const r = await run(client, copysets, pool, kind, size, qd);
+          const row = { layout, test, qd, ...r };
+          rows.push(row);
+          if (!json) {
+            process.stdout.write(
+              `${layout.padEnd(12)} ${test.padEnd(13)} QD${String(qd).padEnd(4)} ${String(r.iops).padStart(7)} IOPS ${String(r.mbps).padStart(7)} MB/s  p50 ${String(r.p50us).padStart(6)} us  p99 ${String(r.p99us).padStart(7)} us${r.errors ? `  errors ${r.errors}` : ''}\n`,
+            );
+          }
+        }
+      }
+    }
+    if (json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+  } finally {
+    await client.close();
+    closeGrpcClients();
+    for (const c of cs) await stopChunkserver(c, 'SIGTERM');
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`chunkserver-bench: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,106 @@
+// Pure pieces of the chunkserver: the log entry codec, copyset/peer naming, checksummed state files,
+// configuration validation.
+import t from 'tap';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  ChunkLogOp,
+  decodeChunkLogEntry,
+  encodeChunkLogEntry,
+} from '../../../src/curve/chunkserver/chunk-op-codec';
+import {
+  CorruptFileError,
+  readChecksummedJson,
+  writeChecksummedJson,
+} from '../../../src/curve/chunkserver/checksummed-file';
+import {
+  copysetKeyOfGroup,
+  endpointOf,
+  groupIdOf,
+  nodeIdOf,
+  peerIdOf,
+} from '../../../src/curve/chunkserver/copyset-id';
+import {
+  ConfigError,
+  DEFAULT_CONFIG,
+  resolveConfig,
+} from '../../../src/curve/chunkserver/chunkserver-config';
+
+t.test('chunk log entry codec', async (t) => {
+  const data = Buffer.from('0123456789abcdef'.repeat(256));
+  const e = {
+    op: ChunkLogOp.WRITE,
+    chunkId: 2 ** 40 + 3,
+    offset: 8192,
+    size: data.length,
+    sn: 7,
+    correctedSn: 0,
+    location: '',
+    data,
+  };
+  const buf = encodeChunkLogEntry(e);
+  t.equal(buf.length, 36 + data.length, '36-byte header then the data');
+  t.equal(buf[0], 2, 'op byte');
+  t.equal(buf.readUInt32BE(4), 8192, 'offset');
+  t.equal(buf.readUInt32BE(8), 4096, 'size');
+  t.same(decodeChunkLogEntry(buf), e, 'round trip');
+  const clone = {
+    op: ChunkLogOp.CREATE_CLONE,
+    chunkId: 5,
+    offset: 0,
+    size: 1 << 24,
+    sn: 2,
+    correctedSn: 1,
+    location: 'cs://x@1',
+    data: Buffer.alloc(0),
+  };
+  t.same(decodeChunkLogEntry(encodeChunkLogEntry(clone)), clone, 'clone with a location');
+  t.throws(() => decodeChunkLogEntry(buf.subarray(0, 20)), /too short/, 'short entry');
+  t.throws(() => decodeChunkLogEntry(buf.subarray(0, buf.length - 1)), /header says/, 'truncated data');
+  const bad = Buffer.from(buf);
+  bad[0] = 42;
+  t.throws(() => decodeChunkLogEntry(bad), /unknown chunk log op/, 'unknown op');
+});
+
+t.test('copyset and peer naming', async (t) => {
+  t.equal(groupIdOf(1, 1), (1 << 20) + 1);
+  t.same(copysetKeyOfGroup(groupIdOf(4095, 0xfffff)), { logicPoolId: 4095, copysetId: 0xfffff });
+  t.throws(() => groupIdOf(4096, 1), RangeError);
+  t.equal(endpointOf('127.0.0.1:8200:0'), '127.0.0.1:8200');
+  t.equal(endpointOf('127.0.0.1:8200'), '127.0.0.1:8200');
+  t.equal(endpointOf('127.0.0.1'), undefined);
+  t.equal(endpointOf('127.0.0.1:99999:0'), undefined);
+  t.equal(endpointOf('127.0.0.1:80:x'), undefined);
+  t.equal(peerIdOf('10.0.0.1:1'), '10.0.0.1:1:0');
+  t.equal(nodeIdOf('127.0.0.1:8200'), nodeIdOf('127.0.0.1:8200'), 'stable');
+  t.not(nodeIdOf('127.0.0.1:8200'), nodeIdOf('127.0.0.1:8201'));
+  t.ok(nodeIdOf('a:1') > 0 && nodeIdOf('a:1') <= 0xffffffff, '32-bit nonzero');
+});
+
+t.test('checksummed state files', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c3-units-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const f = path.join(dir, 'chunkserver.dat');
+  t.equal(readChecksummedJson(f), undefined, 'absent');
+  writeChecksummedJson(f, { chunkServerId: 3, token: 'abc' });
+  t.same(readChecksummedJson(f), { chunkServerId: 3, token: 'abc' }, 'round trip');
+  const text = fs.readFileSync(f, 'utf8').replace('"abc', '"abd');
+  fs.writeFileSync(f, text);
+  t.throws(() => readChecksummedJson(f), CorruptFileError, 'a flipped byte is detected');
+  fs.writeFileSync(f, 'not json');
+  t.throws(() => readChecksummedJson(f), CorruptFileError, 'garbage is detected');
+});
+
+t.test('configuration', async (t) => {
+  t.same(resolveConfig({}), DEFAULT_CONFIG, 'defaults are valid');
+  t.equal(resolveConfig({ port: 9000 }, { port: 9001 }).port, 9001, 'later layers win');
+  t.throws(
+    () => resolveConfig({ chunkSize: 5000 }),
+    /multiple of pageSize/,
+    'chunk size not a multiple of the page',
+  );
+  t.throws(() => resolveConfig({ electionTicks: 1 }), /electionTicks/);
+  t.throws(() => resolveConfig({ metrics: 'nope' }), /metrics/);
+  t.ok(new ConfigError('x') instanceof Error);
+});
