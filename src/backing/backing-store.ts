@@ -47,7 +47,10 @@ export interface BackingStore {
    *  (relative to `offset`) of the first differing byte and write nothing. Optional. */
   compareAndWrite?(offset: number, compare: Buffer, data: Buffer): Promise<number>;
   /** Is the byte range [offset, offset+length) allocated? Returns runs in order. Optional. */
-  allocationStatus?(offset: number, length: number): Promise<Array<{ offset: number; length: number; mapped: boolean }>>;
+  allocationStatus?(
+    offset: number,
+    length: number,
+  ): Promise<Array<{ offset: number; length: number; mapped: boolean }>>;
   /** Re-read the size (after the underlying file or volume grew); returns the new size. */
   refreshSize(): Promise<number>;
   close(): Promise<void>;

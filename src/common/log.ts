@@ -28,7 +28,14 @@ export interface Logger {
 export function createLogger(comp: string, base: Record<string, unknown> = {}): Logger {
   const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
     if (order[level] < threshold) return;
-    const rec: Record<string, unknown> = { ts: new Date().toISOString(), level, comp, msg, ...base, ...fields };
+    const rec: Record<string, unknown> = {
+      ts: new Date().toISOString(),
+      level,
+      comp,
+      msg,
+      ...base,
+      ...fields,
+    };
     for (const k of Object.keys(rec)) {
       const v = rec[k];
       if (v instanceof Error) rec[k] = v.message;

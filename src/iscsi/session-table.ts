@@ -29,7 +29,11 @@ export class SessionTable {
   }
 
   /** The session an initiator port (name + ISID) has with a target, for reinstatement. */
-  findByInitiatorPort(initiatorName: string, isid: Buffer, targetName: string | undefined): Session | undefined {
+  findByInitiatorPort(
+    initiatorName: string,
+    isid: Buffer,
+    targetName: string | undefined,
+  ): Session | undefined {
     for (const s of this.byTsih.values()) {
       if (s.initiatorName === initiatorName && s.isid.equals(isid) && s.targetName === targetName) return s;
     }

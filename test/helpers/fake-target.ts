@@ -72,7 +72,8 @@ export class FakeTarget implements IscsiTargetView {
       const lba = task.cdb.readUInt32BE(2);
       const n = task.cdb.readUInt16BE(7) * 512;
       if (lba * 512 + n > this.disk.length) return checkCondition(0x05, 0x21);
-      if (op === 0x28) return { status: 0, dataIn: Buffer.from(this.disk.subarray(lba * 512, lba * 512 + n)) };
+      if (op === 0x28)
+        return { status: 0, dataIn: Buffer.from(this.disk.subarray(lba * 512, lba * 512 + n)) };
       const data = task.dataOut ?? Buffer.alloc(0);
       data.copy(this.disk, lba * 512, 0, Math.min(n, data.length));
       return { status: 0, dataOutLength: n };

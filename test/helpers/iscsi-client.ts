@@ -38,9 +38,18 @@ export interface CommandResult {
 
 export class TestInitiator {
   readonly socket: net.Socket;
-  private parser = new PduParser({ maxDataSegmentLength: 16 * 1024 * 1024, headerDigest: false, dataDigest: false });
+  private parser = new PduParser({
+    maxDataSegmentLength: 16 * 1024 * 1024,
+    headerDigest: false,
+    dataDigest: false,
+  });
   private inbox: Array<{ pdu: Pdu; header: Buffer }> = [];
-  private waiters: Array<{ pred: (p: Pdu) => boolean; resolve: (p: Pdu) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> = [];
+  private waiters: Array<{
+    pred: (p: Pdu) => boolean;
+    resolve: (p: Pdu) => void;
+    reject: (e: Error) => void;
+    timer: NodeJS.Timeout;
+  }> = [];
   cmdSN = 0;
   expStatSN = 0;
   itt = 1;
@@ -57,7 +66,14 @@ export class TestInitiator {
 
   private constructor(socket: net.Socket) {
     this.socket = socket;
-    this.isid = Buffer.from([0x80, 0x00, 0x00, 0x01, Math.floor(Math.random() * 256), Math.floor(Math.random() * 256)]);
+    this.isid = Buffer.from([
+      0x80,
+      0x00,
+      0x00,
+      0x01,
+      Math.floor(Math.random() * 256),
+      Math.floor(Math.random() * 256),
+    ]);
     socket.on('data', (chunk: Buffer) =>
       this.parser.push(chunk, (ev) => {
         if (ev.kind === 'error') {
@@ -153,7 +169,9 @@ export class TestInitiator {
     const first: Array<[string, string]> = [
       ['InitiatorName', opts.initiatorName ?? 'iqn.2026-11.test:initiator'],
       ['SessionType', type],
-      ...(type === 'Normal' ? ([['TargetName', opts.targetName ?? 'iqn.2026-11.test:target']] as Array<[string, string]>) : []),
+      ...(type === 'Normal'
+        ? ([['TargetName', opts.targetName ?? 'iqn.2026-11.test:target']] as Array<[string, string]>)
+        : []),
       ['AuthMethod', 'None'],
     ];
     const itt = this.nextItt();
@@ -221,8 +239,9 @@ export class TestInitiator {
   ): Promise<CommandResult> {
     const itt = this.nextItt();
     const write = opts.write;
-    const edtl = opts.edtl ?? (write ? write.length : opts.read ?? 0);
-    const immLen = write && this.immediateData ? Math.min(write.length, this.firstBurst, this.maxSendData) : 0;
+    const edtl = opts.edtl ?? (write ? write.length : (opts.read ?? 0));
+    const immLen =
+      write && this.immediateData ? Math.min(write.length, this.firstBurst, this.maxSendData) : 0;
     const unsolicitedEnd = write ? (this.initialR2T ? immLen : Math.min(this.firstBurst, write.length)) : 0;
     const cdb16 = Buffer.alloc(Math.max(16, cdb.length));
     cdb.copy(cdb16);
@@ -244,12 +263,14 @@ export class TestInitiator {
       cdb: cdb16,
       data: write ? write.subarray(0, immLen) : Buffer.alloc(0),
     });
-    if (write && unsolicitedEnd > immLen) this.sendDataOut(itt, lun, RESERVED_TAG, write, immLen, unsolicitedEnd - immLen);
+    if (write && unsolicitedEnd > immLen)
+      this.sendDataOut(itt, lun, RESERVED_TAG, write, immLen, unsolicitedEnd - immLen);
     const chunks: Buffer[] = [];
     for (;;) {
       const p = await this.waitFor(
         (x) =>
-          (x.opcode === Opcode.DataIn || x.opcode === Opcode.ScsiResponse || x.opcode === Opcode.R2T) && x.itt === itt,
+          (x.opcode === Opcode.DataIn || x.opcode === Opcode.ScsiResponse || x.opcode === Opcode.R2T) &&
+          x.itt === itt,
         15000,
       );
       if (p.opcode === Opcode.R2T) {
@@ -261,19 +282,34 @@ export class TestInitiator {
         const d = p as DataIn;
         chunks.push(Buffer.from(d.data));
         if (d.hasStatus) {
-          return { status: d.status, data: Buffer.concat(chunks), response: d, residual: d.residualCount, overflow: d.overflow, underflow: d.underflow };
+          return {
+            status: d.status,
+            data: Buffer.concat(chunks),
+            response: d,
+            residual: d.residualCount,
+            overflow: d.overflow,
+            underflow: d.underflow,
+          };
         }
         continue;
       }
       const r = p as ScsiResponse;
       const sense = r.data.length >= 2 ? r.data.subarray(2, 2 + r.data.readUInt16BE(0)) : undefined;
-      return { status: r.status, data: Buffer.concat(chunks), sense, response: r, residual: r.residualCount, overflow: r.overflow, underflow: r.underflow };
+      return {
+        status: r.status,
+        data: Buffer.concat(chunks),
+        sense,
+        response: r,
+        residual: r.residualCount,
+        overflow: r.overflow,
+        underflow: r.underflow,
+      };
     }
   }
 
   sendDataOut(itt: number, lun: bigint, ttt: number, data: Buffer, offset: number, length: number): void {
     let sn = 0;
-    for (let off = offset; off < offset + length; ) {
+    for (let off = offset; off < offset + length;) {
       const n = Math.min(this.maxSendData, offset + length - off);
       this.send({
         opcode: Opcode.DataOut,

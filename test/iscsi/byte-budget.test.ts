@@ -7,7 +7,10 @@ t.test('admits up to the limit, queues the rest in order', async (t) => {
   const order: string[] = [];
   t.ok(b.acquire(60, () => order.push('no')));
   t.notOk(b.acquire(50, () => order.push('a')));
-  t.notOk(b.acquire(10, () => order.push('b')), 'FIFO: a small request does not overtake a waiting one');
+  t.notOk(
+    b.acquire(10, () => order.push('b')),
+    'FIFO: a small request does not overtake a waiting one',
+  );
   b.release(60);
   t.same(order, ['a', 'b']);
   t.equal(b.inUse(), 60);
@@ -34,4 +37,30 @@ t.test('cancelled waiters never run; charge() counts without waiting', async (t)
   b.release(10);
   t.notOk(ran);
   t.equal(b.inUse(), 0);
+});
+
+t.test('held bytes count towards the limit but never make acquire() wait', async (t) => {
+  const b = new ByteBudget(100);
+  b.hold(80);
+  t.equal(b.heldBytes(), 80);
+  t.notOk(b.overLimit());
+  t.ok(
+    b.acquire(60, () => undefined),
+    'held data does not block an acquisition (no hold-and-wait deadlock)',
+  );
+  t.ok(b.overLimit(), '80 held + 60 acquired > 100');
+  const order: string[] = [];
+  b.whenUnderLimit(() => order.push('under'));
+  t.same(order, [], 'still over the limit');
+  b.unhold(30);
+  t.same(order, [], '50 + 60 still over');
+  b.release(60);
+  t.same(order, ['under'], 'called once use is back within the limit');
+  b.release(0);
+  t.same(order, ['under'], 'called once only');
+  b.whenUnderLimit(() => order.push('now'));
+  t.same(order, ['under', 'now'], 'runs at once when already under the limit');
+  t.ok(b.hasRoom(100), 'hasRoom sees acquired bytes only');
+  b.acquire(100, () => undefined);
+  t.notOk(b.hasRoom(1));
 });

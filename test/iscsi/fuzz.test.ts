@@ -8,7 +8,13 @@ import { crc32c } from '../../src/iscsi/crc32c';
 import { encodePdu } from '../../src/iscsi/pdu-codec';
 import { PduParser } from '../../src/iscsi/pdu-parser';
 import { IscsiServer } from '../../src/iscsi/portal-server';
-import { Opcode, RESERVED_TAG, type InitiatorPdu, type LoginResponse, type Reject } from '../../src/iscsi/pdu-types';
+import {
+  Opcode,
+  RESERVED_TAG,
+  type InitiatorPdu,
+  type LoginResponse,
+  type Reject,
+} from '../../src/iscsi/pdu-types';
 import { FakeDirectory, FakeTarget } from '../helpers/fake-target';
 import { TestInitiator } from '../helpers/iscsi-client';
 
@@ -42,14 +48,112 @@ function templates(c: TestInitiator): InitiatorPdu[] {
   cdb[0] = 0x2a;
   cdb.writeUInt16BE(1, 7);
   return [
-    { opcode: Opcode.ScsiCommand, immediate: false, final: true, read: false, write: true, attr: 1, lun: 1n << 48n, itt: 7, expectedDataTransferLength: 512, cmdSN: c.cmdSN, expStatSN: 0, cdb, data: Buffer.alloc(512, 1) },
-    { opcode: Opcode.ScsiCommand, immediate: false, final: true, read: true, write: false, attr: 1, lun: 1n << 48n, itt: 8, expectedDataTransferLength: 512, cmdSN: c.cmdSN, expStatSN: 0, cdb: Buffer.from([0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]), data: Buffer.alloc(0) },
-    { opcode: Opcode.DataOut, immediate: false, final: true, lun: 1n << 48n, itt: 7, ttt: 1, expStatSN: 0, dataSN: 0, bufferOffset: 0, data: Buffer.alloc(512, 2) },
-    { opcode: Opcode.NopOut, immediate: true, lun: 0n, itt: 9, ttt: RESERVED_TAG, cmdSN: c.cmdSN, expStatSN: 0, data: Buffer.from('hello') },
-    { opcode: Opcode.TaskMgmtRequest, immediate: true, function: 1, lun: 1n << 48n, itt: 10, referencedTaskTag: 7, cmdSN: c.cmdSN, expStatSN: 0, refCmdSN: c.cmdSN, expDataSN: 0, data: Buffer.alloc(0) },
-    { opcode: Opcode.TextRequest, immediate: true, final: true, continue: false, lun: 0n, itt: 11, ttt: RESERVED_TAG, cmdSN: c.cmdSN, expStatSN: 0, data: Buffer.from('SendTargets=All\0') },
-    { opcode: Opcode.SnackRequest, immediate: false, type: 0, lun: 0n, itt: 12, ttt: RESERVED_TAG, expStatSN: 0, begRun: 0, runLength: 0, data: Buffer.alloc(0) },
-    { opcode: Opcode.LoginRequest, immediate: true, transit: true, continue: false, csg: 1, nsg: 3, versionMax: 0, versionMin: 0, isid: Buffer.alloc(6), tsih: 0, itt: 13, cid: 0, cmdSN: 0, expStatSN: 0, data: Buffer.from('InitiatorName=x\0') },
+    {
+      opcode: Opcode.ScsiCommand,
+      immediate: false,
+      final: true,
+      read: false,
+      write: true,
+      attr: 1,
+      lun: 1n << 48n,
+      itt: 7,
+      expectedDataTransferLength: 512,
+      cmdSN: c.cmdSN,
+      expStatSN: 0,
+      cdb,
+      data: Buffer.alloc(512, 1),
+    },
+    {
+      opcode: Opcode.ScsiCommand,
+      immediate: false,
+      final: true,
+      read: true,
+      write: false,
+      attr: 1,
+      lun: 1n << 48n,
+      itt: 8,
+      expectedDataTransferLength: 512,
+      cmdSN: c.cmdSN,
+      expStatSN: 0,
+      cdb: Buffer.from([0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]),
+      data: Buffer.alloc(0),
+    },
+    {
+      opcode: Opcode.DataOut,
+      immediate: false,
+      final: true,
+      lun: 1n << 48n,
+      itt: 7,
+      ttt: 1,
+      expStatSN: 0,
+      dataSN: 0,
+      bufferOffset: 0,
+      data: Buffer.alloc(512, 2),
+    },
+    {
+      opcode: Opcode.NopOut,
+      immediate: true,
+      lun: 0n,
+      itt: 9,
+      ttt: RESERVED_TAG,
+      cmdSN: c.cmdSN,
+      expStatSN: 0,
+      data: Buffer.from('hello'),
+    },
+    {
+      opcode: Opcode.TaskMgmtRequest,
+      immediate: true,
+      function: 1,
+      lun: 1n << 48n,
+      itt: 10,
+      referencedTaskTag: 7,
+      cmdSN: c.cmdSN,
+      expStatSN: 0,
+      refCmdSN: c.cmdSN,
+      expDataSN: 0,
+      data: Buffer.alloc(0),
+    },
+    {
+      opcode: Opcode.TextRequest,
+      immediate: true,
+      final: true,
+      continue: false,
+      lun: 0n,
+      itt: 11,
+      ttt: RESERVED_TAG,
+      cmdSN: c.cmdSN,
+      expStatSN: 0,
+      data: Buffer.from('SendTargets=All\0'),
+    },
+    {
+      opcode: Opcode.SnackRequest,
+      immediate: false,
+      type: 0,
+      lun: 0n,
+      itt: 12,
+      ttt: RESERVED_TAG,
+      expStatSN: 0,
+      begRun: 0,
+      runLength: 0,
+      data: Buffer.alloc(0),
+    },
+    {
+      opcode: Opcode.LoginRequest,
+      immediate: true,
+      transit: true,
+      continue: false,
+      csg: 1,
+      nsg: 3,
+      versionMax: 0,
+      versionMin: 0,
+      isid: Buffer.alloc(6),
+      tsih: 0,
+      itt: 13,
+      cid: 0,
+      cmdSN: 0,
+      expStatSN: 0,
+      data: Buffer.from('InitiatorName=x\0'),
+    },
   ];
 }
 
@@ -59,7 +163,8 @@ function mutate(pdu: InitiatorPdu, r: () => number): Buffer {
   switch (kind) {
     case 0: {
       // flip a few header bytes
-      for (let i = 0; i < 1 + Math.floor(r() * 4); i++) wire[Math.floor(r() * 48)] ^= 1 << Math.floor(r() * 8);
+      for (let i = 0; i < 1 + Math.floor(r() * 4); i++)
+        wire[Math.floor(r() * 48)] ^= 1 << Math.floor(r() * 8);
       return wire;
     }
     case 1:
@@ -219,7 +324,9 @@ t.test('flood of mutated and random PDUs while a healthy session does verified I
     const c = await TestInitiator.connect(port);
     const loginFirst = r() < 0.85;
     if (loginFirst) {
-      const resp = await c.login({ isid: Buffer.from([0x80, 0, 1, (conns >> 8) & 0xff, conns & 0xff, 1]) }).catch(() => undefined);
+      const resp = await c
+        .login({ isid: Buffer.from([0x80, 0, 1, (conns >> 8) & 0xff, conns & 0xff, 1]) })
+        .catch(() => undefined);
       if (!resp || resp.statusClass !== 0) {
         c.close();
         continue;
@@ -228,19 +335,24 @@ t.test('flood of mutated and random PDUs while a healthy session does verified I
     const batch = 50 + Math.floor(r() * 450);
     const tpl = templates(c);
     const bufs: Buffer[] = [];
-    for (let i = 0; i < batch && sent < total; i++, sent++) bufs.push(tameTaskManagement(mutate(tpl[Math.floor(r() * tpl.length)], r), r));
+    for (let i = 0; i < batch && sent < total; i++, sent++)
+      bufs.push(tameTaskManagement(mutate(tpl[Math.floor(r() * tpl.length)], r), r));
     let wire = Buffer.concat(bufs);
     if (r() < 0.2) wire = wire.subarray(0, Math.floor(r() * wire.length)); // truncated frame
     await new Promise<void>((resolve) => c.socket.write(wire, () => resolve()));
     // Whatever came back must be well-formed target PDUs (the client parser would have recorded errors).
     await new Promise((res) => setTimeout(res, 2));
     if (c.errors.length > 0) t.fail(`target sent malformed PDUs: ${c.errors[0]}`);
-    if (r() < 0.5) c.socket.end(); // half-close: the target must notice and clean up
+    if (r() < 0.5)
+      c.socket.end(); // half-close: the target must notice and clean up
     else c.close();
   }
   stop = true;
   await io;
-  t.ok(verified > 0, `healthy session verified ${verified} write+read pairs during ${sent} fuzz PDUs over ${conns} connections`);
+  t.ok(
+    verified > 0,
+    `healthy session verified ${verified} write+read pairs during ${sent} fuzz PDUs over ${conns} connections`,
+  );
 
   // Every fuzz connection must be gone: only the healthy session remains.
   const deadline = Date.now() + 5000;

@@ -4,14 +4,24 @@
 import t, { type Test } from 'tap';
 import { createLogger, setLogSink } from '../../src/common/log';
 import { IscsiServer } from '../../src/iscsi/portal-server';
-import { Opcode, RESERVED_TAG, type LoginResponse, type Reject, type TaskMgmtResponse, type TextResponse } from '../../src/iscsi/pdu-types';
+import {
+  Opcode,
+  RESERVED_TAG,
+  type LoginResponse,
+  type Reject,
+  type TaskMgmtResponse,
+  type TextResponse,
+} from '../../src/iscsi/pdu-types';
 import { parseTextKeys } from '../../src/iscsi/text-keys';
 import { FakeDirectory, FakeTarget } from '../helpers/fake-target';
 import { TestInitiator } from '../helpers/iscsi-client';
 
 setLogSink(() => undefined);
 
-async function setup(t: Test, budget?: number): Promise<{ port: number; target: FakeTarget; server: IscsiServer }> {
+async function setup(
+  t: Test,
+  budget?: number,
+): Promise<{ port: number; target: FakeTarget; server: IscsiServer }> {
   const target = new FakeTarget();
   const dir = new FakeDirectory(target);
   const server = new IscsiServer({ directory: dir, log: createLogger('test'), dataBudgetBytes: budget });
@@ -235,7 +245,10 @@ t.test('LOGICAL UNIT RESET waits for executing tasks, then resets', async (t) =>
     data: Buffer.alloc(0),
   });
   await new Promise((r) => setTimeout(r, 100));
-  t.notOk(c.drainInbox().some((p) => p.opcode === Opcode.TaskMgmtResponse), 'response waits for the running task');
+  t.notOk(
+    c.drainInbox().some((p) => p.opcode === Opcode.TaskMgmtResponse),
+    'response waits for the running task',
+  );
   target.gate = undefined;
   open();
   const tmf = await c.waitFor<TaskMgmtResponse>((p) => p.opcode === Opcode.TaskMgmtResponse);
@@ -380,7 +393,9 @@ t.test('Data-Out for an unknown transfer tag and SNACK are rejected; login PDU i
   });
   t.equal((await c.waitFor<Reject>((p) => p.opcode === Opcode.Reject)).reason, 0x05);
   await c.loginStep(42, 1, 3, true, []).catch(() => undefined);
-  const r3 = c.drainInbox().find((p) => p.opcode === Opcode.Reject) ?? (await c.waitFor<Reject>((p) => p.opcode === Opcode.Reject));
+  const r3 =
+    c.drainInbox().find((p) => p.opcode === Opcode.Reject) ??
+    (await c.waitFor<Reject>((p) => p.opcode === Opcode.Reject));
   t.equal((r3 as Reject).reason, 0x04);
 });
 
@@ -390,7 +405,10 @@ t.test('the data budget holds R2Ts back instead of buffering without bound', asy
   const writes = [];
   for (let i = 0; i < 8; i++) writes.push(c.write10(i * 2048, pattern(1 << 20, i)));
   const res = await Promise.all(writes);
-  t.ok(res.every((r) => r.status === 0), 'all writes complete under a budget smaller than one write');
+  t.ok(
+    res.every((r) => r.status === 0),
+    'all writes complete under a budget smaller than one write',
+  );
   for (let i = 0; i < 8; i++) {
     const r = await c.read10(i * 2048, 2048);
     t.ok(r.data.equals(pattern(1 << 20, i)), `write ${i} intact`);
