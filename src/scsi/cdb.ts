@@ -32,11 +32,39 @@ export const Op = {
   READ_12: 0xa8,
   WRITE_12: 0xaa,
   VERIFY_12: 0xaf,
+  FORMAT_UNIT: 0x04,
+  RESERVE_10: 0x56,
+  RELEASE_10: 0x57,
+  SEND_DIAGNOSTIC: 0x1d,
+  WRITE_VERIFY_10: 0x2e,
+  PRE_FETCH_10: 0x34,
+  READ_DEFECT_DATA_10: 0x37,
+  LOG_SENSE: 0x4d,
+  PERSISTENT_RESERVE_IN: 0x5e,
+  PERSISTENT_RESERVE_OUT: 0x5f,
+  EXTENDED_COPY: 0x83,
+  RECEIVE_COPY_RESULTS: 0x84,
+  COMPARE_AND_WRITE: 0x89,
+  ORWRITE_16: 0x8b,
+  WRITE_VERIFY_16: 0x8e,
+  PRE_FETCH_16: 0x90,
+  MAINTENANCE_IN: 0xa3,
+  MAINTENANCE_OUT: 0xa4,
+  WRITE_VERIFY_12: 0xae,
+  READ_DEFECT_DATA_12: 0xb7,
+} as const;
+
+/** MAINTENANCE IN service actions. */
+export const MaintenanceIn = {
+  REPORT_TARGET_PORT_GROUPS: 0x0a,
+  REPORT_SUPPORTED_OPCODES: 0x0c,
+  REPORT_SUPPORTED_TMFS: 0x0d,
 } as const;
 
 /** SERVICE ACTION IN(16) service actions. */
 export const ServiceActionIn = {
   READ_CAPACITY_16: 0x10,
+  GET_LBA_STATUS: 0x12,
 } as const;
 
 /** CDB length from the opcode's group code; 0 for groups with no fixed length (3, 6, 7). */

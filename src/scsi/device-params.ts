@@ -1,6 +1,7 @@
 // What the target layer passes to create a SCSI device for a LUN (tgtadm `--op new --mode logicalunit`
 // plus `-P key=value` updates). Identifiers default from tid/lun the way tgt does.
 import type { BackingStore } from '../backing/backing-store';
+import type { ReservationStore } from './pr-state';
 
 export interface DiskParams {
   tid: number;
@@ -23,4 +24,9 @@ export interface DiskParams {
   /** 'fixed' | 'descriptor' initial sense format. */
   senseFormat: 'fixed' | 'descriptor';
   rotationRate: number;
+  /** Daemon state directory (tgtd --state-dir). When set, APTPL persistent reservations are kept in
+   *  `${stateDir}/pr/<naa hex>.json` and survive a restart; when unset they last as long as the process. */
+  stateDir?: string;
+  /** Where persistent reservation state lives; overrides `stateDir` (e.g. the Curve volume's metadata). */
+  reservationStore?: ReservationStore;
 }

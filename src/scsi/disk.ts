@@ -1,22 +1,56 @@
 // The SBC-3 disk: a command table keyed by opcode (add a command in one place), per-nexus unit attentions,
 // RESERVE(6)/RELEASE(6), and READ/WRITE as the hot path (fields read straight from the CDB, one await of
 // the store, no allocation beyond the result object).
-import { BackingStoreError, type BackingStore } from '../backing/backing-store';
-import { createLogger, type Logger } from '../common/log';
+import type { BackingStore } from '../backing/backing-store';
+import { createLogger } from '../common/log';
 import {
   allocationLength32At,
   cdbLba,
   nacaSet,
   Op,
-  rwFua,
   rwInvalidField,
   rwTransferLength,
   ServiceActionIn,
+  MaintenanceIn,
   transferLengthByte,
   truncate,
   cdbLength,
 } from './cdb';
 import type { DiskParams } from './device-params';
+import {
+  canUnmap,
+  fmt,
+  good,
+  MAX_COMPARE_AND_WRITE_BLOCKS,
+  MAX_TRANSFER_BYTES,
+  MAX_UNMAP_BYTES,
+  MAX_UNMAP_DESCRIPTORS,
+  MAX_WRITE_SAME_BYTES,
+  outOfRange,
+  storeFailure,
+  type CommandDef,
+  type DiskSettings,
+  type DiskState,
+  type Handler,
+} from './disk-state';
+import {
+  isHolder,
+  PrAccess,
+  prConflicts,
+  persistentReserveIn,
+  persistentReserveOut,
+  proutParameterLength,
+  registrationMatches,
+} from './persistent-reservations';
+import { emptyPrState, fileReservationStore, volatileReservationStore, type PrState } from './pr-state';
+import { RangeLock } from './range-lock';
+import { TaskSet } from './task-set';
+import { reportSupportedOpcodes, reportSupportedTmfs } from './report-opcodes';
+import { preventAllowMediumRemoval, startStopUnit } from './sbc-medium';
+import { getLbaStatus, readDefectData } from './sbc-status';
+
+import { CopyResults, extendedCopy, receiveCopyResults, thirdPartyCopyVpdBody } from './xcopy';
+import { compareAndWrite, orWrite, preFetch, write, writeAndVerify } from './sbc-write';
 import { executeInquiry, PeripheralType, VersionDescriptor, type InquiryData } from './inquiry';
 import { requestSense, UnitAttentions, unitAttentionGate } from './lun-commands';
 import { modeSelect, modeSelectParameterLength, modeSense, type ModeContext, type ModeState } from './mode';
@@ -36,31 +70,13 @@ import {
   MODE_PARAMETERS_CHANGED,
   NOT_READY_TO_READY_CHANGE,
   PARAMETER_LIST_LENGTH_ERROR,
-  SPACE_ALLOCATION_FAILED_WRITE_PROTECT,
-  UNRECOVERED_READ_ERROR,
-  WRITE_ERROR,
   WRITE_PROTECTED,
   type SenseCode,
-  type SenseFormat,
 } from './sense';
 
-/** Largest READ/WRITE transfer (VPD B0 MAXIMUM TRANSFER LENGTH), in bytes. */
-export const MAX_TRANSFER_BYTES = 16 * 1024 * 1024;
-/** Largest UNMAP range and WRITE SAME length, in bytes. */
-export const MAX_UNMAP_BYTES = 1024 * 1024 * 1024;
-export const MAX_UNMAP_DESCRIPTORS = 64;
+export { MAX_TRANSFER_BYTES, MAX_UNMAP_BYTES, MAX_UNMAP_DESCRIPTORS, type DiskSettings } from './disk-state';
 /** WRITE SAME writes its pattern in pieces of at most this many bytes. */
 const WRITE_SAME_CHUNK = 1024 * 1024;
-
-/** LU parameters that tgtadm `--op update --mode logicalunit -P` may change at runtime. */
-export interface DiskSettings {
-  readonly: boolean;
-  thinProvisioning: boolean;
-  online: boolean;
-  senseFormat: SenseFormat;
-  removable: boolean;
-  rotationRate: number;
-}
 
 export interface Disk extends ScsiDevice {
   readonly store: BackingStore;
@@ -77,73 +93,11 @@ export interface Disk extends ScsiDevice {
   raiseUnitAttention(code: SenseCode, except?: ItNexus): void;
   /** Re-read the store's size; raises CAPACITY DATA HAS CHANGED when it changed. Returns the block count. */
   refreshCapacity(): Promise<number>;
-}
-
-interface DiskState {
-  readonly store: BackingStore;
-  readonly bs: number;
-  readonly log: Logger;
-  readonly params: DiskParams;
-  readonly ua: UnitAttentions;
-  settings: DiskSettings;
-  blocks: number;
-  maxTransferBlocks: number;
-  mode: ModeState;
-  modeDefaults: ModeState;
-  inquiry: InquiryData;
-  /** Nexus id holding a RESERVE(6) reservation. */
-  reservedBy: number | undefined;
-}
-
-type Handler = (s: DiskState, task: ScsiTask) => ScsiResult | Promise<ScsiResult>;
-
-interface CommandDef {
-  run: Handler;
-  /** Needs the medium: NOT READY / MEDIUM NOT PRESENT while the LU is offline. */
-  medium?: boolean;
-  /** Allowed while another nexus holds a RESERVE(6) reservation (SPC-2 table 9). */
-  reservationExempt?: boolean;
+  /** Current persistent reservation state (a snapshot; for tests and `tgtadm --op show`). */
+  persistentReservations(): Readonly<PrState>;
 }
 
 const COMMANDS: Array<CommandDef | undefined> = new Array<CommandDef | undefined>(256);
-
-function fmt(s: DiskState): SenseFormat {
-  return s.mode.dsense ? 'descriptor' : 'fixed';
-}
-
-function good(): ScsiResult {
-  return { status: ScsiStatus.Good };
-}
-
-function canUnmap(s: DiskState): boolean {
-  return s.settings.thinProvisioning && s.store.capabilities.unmap;
-}
-
-/** LBA + blocks past the end -> LBA OUT OF RANGE (with 0 blocks, an LBA past the end). */
-function outOfRange(s: DiskState, lba: number, blocks: number): ScsiResult | undefined {
-  if (lba + blocks > s.blocks) return checkCondition(fmt(s), LBA_OUT_OF_RANGE);
-  return undefined;
-}
-
-function storeFailure(s: DiskState, err: unknown, writing: boolean): ScsiResult {
-  const f = fmt(s);
-  if (err instanceof BackingStoreError) {
-    switch (err.kind) {
-      case 'nospace':
-        return checkCondition(f, SPACE_ALLOCATION_FAILED_WRITE_PROTECT);
-      case 'readonly':
-        return checkCondition(f, WRITE_PROTECTED);
-      case 'range':
-        return checkCondition(f, LBA_OUT_OF_RANGE);
-      case 'notsupported':
-        return checkCondition(f, INVALID_COMMAND_OPERATION_CODE);
-      default:
-        break;
-    }
-  }
-  s.log.warn('backing store error', { err, writing });
-  return checkCondition(f, writing ? WRITE_ERROR : UNRECOVERED_READ_ERROR);
-}
 
 // ---- READ / WRITE (hot path) ----
 
@@ -162,41 +116,6 @@ async function read(s: DiskState, task: ScsiTask): Promise<ScsiResult> {
   } catch (err) {
     return storeFailure(s, err, false);
   }
-}
-
-async function write(s: DiskState, task: ScsiTask): Promise<ScsiResult> {
-  const cdb = task.cdb;
-  const bad = rwInvalidField(cdb);
-  if (bad >= 0) return invalidCdbField(fmt(s), bad >> 3, bad & 7);
-  const lba = cdbLba(cdb);
-  const blocks = rwTransferLength(cdb);
-  const want = blocks * s.bs;
-  let r: ScsiResult | undefined;
-  if (lba + blocks > s.blocks) r = checkCondition(fmt(s), LBA_OUT_OF_RANGE);
-  else if (blocks > s.maxTransferBlocks) r = invalidCdbField(fmt(s), transferLengthByte(cdb[0]));
-  else if (s.settings.readonly) r = checkCondition(fmt(s), WRITE_PROTECTED);
-  if (r) {
-    r.dataOutLength = want;
-    return r;
-  }
-  // Residuals (tgt and libiscsi's iSCSIResiduals): write only the bytes both the CDB and the initiator
-  // provided; the transport reports the over/underflow against EDTL.
-  const data = task.dataOut;
-  const n = data === undefined ? 0 : data.length < want ? data.length : want;
-  if (n > 0) {
-    try {
-      await s.store.write(
-        lba * s.bs,
-        n === data!.length ? data! : data!.subarray(0, n),
-        rwFua(cdb) || !s.mode.wce,
-      );
-    } catch (err) {
-      r = storeFailure(s, err, true);
-      r.dataOutLength = want;
-      return r;
-    }
-  }
-  return { status: ScsiStatus.Good, dataOutLength: want };
 }
 
 // ---- other SBC commands ----
@@ -219,16 +138,16 @@ function readCapacity16(s: DiskState, task: ScsiTask): ScsiResult {
   data.writeUInt32BE(Math.floor(last / 0x100000000), 0);
   data.writeUInt32BE(last >>> 0, 4);
   data.writeUInt32BE(s.bs, 8);
-  // LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT: advertise 4 KiB physical blocks for 512-byte LUs.
-  data[13] = s.bs < 4096 ? Math.log2(4096 / s.bs) : 0;
+  // LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT 0: provisioning and alignment are per logical block.
   if (canUnmap(s)) data[14] = 0x80 | 0x40; // LBPME, LBPRZ
   return { status: ScsiStatus.Good, dataIn: truncate(data, allocationLength32At(cdb, 10)) };
 }
 
-function serviceActionIn16(s: DiskState, task: ScsiTask): ScsiResult {
+function serviceActionIn16(s: DiskState, task: ScsiTask): ScsiResult | Promise<ScsiResult> {
   const cdb = task.cdb;
   if (nacaSet(cdb)) return invalidCdbField(fmt(s), 15, 2);
   if ((cdb[1] & 0x1f) === ServiceActionIn.READ_CAPACITY_16) return readCapacity16(s, task);
+  if ((cdb[1] & 0x1f) === ServiceActionIn.GET_LBA_STATUS) return getLbaStatus(s, task);
   return invalidCdbField(fmt(s), 1, 4);
 }
 
@@ -346,10 +265,16 @@ async function writeSame(s: DiskState, task: ScsiTask): Promise<ScsiResult> {
   const oor = outOfRange(s, lba, blocks);
   if (oor) return withOut(oor);
   // WSNZ=1: zero blocks ("to the end") is rejected, as is anything beyond MAXIMUM WRITE SAME LENGTH.
-  if (blocks === 0 || blocks > MAX_UNMAP_BYTES / s.bs) return withOut(invalidCdbField(f, sixteen ? 10 : 7));
+  if (blocks === 0 || blocks > MAX_WRITE_SAME_BYTES / s.bs)
+    return withOut(invalidCdbField(f, sixteen ? 10 : 7));
   if (s.settings.readonly) return withOut(checkCondition(f, WRITE_PROTECTED));
   const data = task.dataOut;
-  if (!ndob && (!data || data.length < s.bs))
+  // Exactly one block of data-out (none with NDOB): more or less is an error, not a residual.
+  if (
+    ndob
+      ? task.expectedDataTransferLength !== 0
+      : !data || data.length < s.bs || task.expectedDataTransferLength > s.bs
+  )
     return withOut(checkCondition(f, INVALID_FIELD_IN_INFORMATION_UNIT));
   const block = ndob ? undefined : data!.subarray(0, s.bs);
   const zero = block === undefined || isZero(block);
@@ -406,6 +331,8 @@ function simpleGood(cdbControl: number): Handler {
 
 function reserve(s: DiskState, task: ScsiTask): ScsiResult {
   if (task.cdb[1] & 0x01) return invalidCdbField(fmt(s), 1, 0); // extent reservations: obsolete
+  // SPC-4 5.13.3: RESERVE(6) conflicts with persistent reservations held by anyone else.
+  if (s.pr.reservation && !isHolder(s.pr, task.nexus)) return { status: ScsiStatus.ReservationConflict };
   s.reservedBy = task.nexus.id; // a conflicting holder was already turned away by execute()
   return good();
 }
@@ -415,45 +342,124 @@ function release(s: DiskState, task: ScsiTask): ScsiResult {
   return good(); // releasing someone else's reservation is a no-op, not an error (SPC-2 7.17)
 }
 
+function persistentReserveInCmd(s: DiskState, task: ScsiTask): ScsiResult {
+  return persistentReserveIn(s.pr, task.cdb, fmt(s), canPersist(s));
+}
+
+function canPersist(s: DiskState): boolean {
+  return s.prStore !== volatileReservationStore;
+}
+
+/** Nexus ids (sessions seen by this LU) whose I_T nexus identity matches. */
+function nexusIdsOf(
+  s: DiskState,
+  who: { initiatorPortName: string; targetPortName: string; allTargetPorts: boolean },
+): number[] {
+  const ids: number[] = [];
+  const asReg = { key: 0n, relativeTargetPortId: 0, ...who };
+  for (const [id, n] of s.nexuses) if (registrationMatches(asReg, n)) ids.push(id);
+  return ids;
+}
+
+/** PERSISTENT RESERVE OUT, serialized per LU (each one reads, changes and saves the whole state). */
+function persistentReserveOutCmd(s: DiskState, task: ScsiTask): Promise<ScsiResult> {
+  const run = s.prTail.then(() => proutLocked(s, task));
+  s.prTail = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  return run;
+}
+
+async function proutLocked(s: DiskState, task: ScsiTask): Promise<ScsiResult> {
+  const plen = proutParameterLength(task.cdb);
+  const before = s.pr;
+  const o = persistentReserveOut(before, task.nexus, task.cdb, task.dataOut, fmt(s), canPersist(s));
+  o.result.dataOutLength = plen;
+  if (!o.changed) return o.result;
+  s.pr = o.state;
+  try {
+    await s.prStore.save(s.pr);
+  } catch (err) {
+    s.log.error('saving persistent reservations failed', { err });
+    s.pr = before;
+    return { ...checkCondition(fmt(s), INTERNAL_TARGET_FAILURE), dataOutLength: plen };
+  }
+  for (const u of o.unitAttentions)
+    for (const id of nexusIdsOf(s, u)) if (id !== task.nexus.id) s.ua.raiseFor(id, u.code);
+  if (o.abort.length && task.abortTasks) {
+    const ids = [...new Set(o.abort.flatMap((a) => nexusIdsOf(s, a)))].filter((id) => id !== task.nexus.id);
+    if (ids.length) await task.abortTasks(ids, task.lun);
+  }
+  return o.result;
+}
+
+function maintenanceIn(s: DiskState, task: ScsiTask): ScsiResult {
+  const cdb = task.cdb;
+  switch (cdb[1] & 0x1f) {
+    case MaintenanceIn.REPORT_SUPPORTED_OPCODES:
+      return reportSupportedOpcodes(cdb, (op) => COMMANDS[op] !== undefined || op === Op.REPORT_LUNS, fmt(s));
+    case MaintenanceIn.REPORT_SUPPORTED_TMFS:
+      return reportSupportedTmfs(cdb, fmt(s));
+    default:
+      return invalidCdbField(fmt(s), 1, 4);
+  }
+}
+
 function define(op: number, def: CommandDef): void {
   COMMANDS[op] = def;
 }
 
-define(Op.TEST_UNIT_READY, { run: simpleGood(5), medium: true });
+const A = PrAccess.Allowed;
+const R = PrAccess.Read;
+const W = PrAccess.Write;
+define(Op.TEST_UNIT_READY, { run: simpleGood(5), medium: true, pr: A });
 define(Op.REQUEST_SENSE, {
-  run: (s, task) => requestSense(task, s.ua, s.settings.online ? undefined : MEDIUM_NOT_PRESENT),
+  run: (s, task) =>
+    requestSense(task, s.ua, s.settings.online && !s.ejected ? undefined : MEDIUM_NOT_PRESENT),
   reservationExempt: true,
+  pr: A,
 });
 define(Op.INQUIRY, {
   run: (s, task) => executeInquiry(task.cdb, task.nexus, s.inquiry, fmt(s)),
   reservationExempt: true,
+  pr: A,
 });
-define(Op.READ_6, { run: read, medium: true });
-define(Op.READ_10, { run: read, medium: true });
-define(Op.READ_12, { run: read, medium: true });
-define(Op.READ_16, { run: read, medium: true });
-define(Op.WRITE_6, { run: write, medium: true });
-define(Op.WRITE_10, { run: write, medium: true });
-define(Op.WRITE_12, { run: write, medium: true });
-define(Op.WRITE_16, { run: write, medium: true });
-define(Op.READ_CAPACITY_10, { run: readCapacity10, medium: true });
-define(Op.SERVICE_ACTION_IN_16, { run: serviceActionIn16, medium: true });
-define(Op.SYNCHRONIZE_CACHE_10, { run: synchronizeCache, medium: true });
-define(Op.SYNCHRONIZE_CACHE_16, { run: synchronizeCache, medium: true });
-define(Op.VERIFY_10, { run: verify, medium: true });
-define(Op.VERIFY_12, { run: verify, medium: true });
-define(Op.VERIFY_16, { run: verify, medium: true });
-define(Op.UNMAP, { run: unmap, medium: true });
-define(Op.WRITE_SAME_10, { run: writeSame, medium: true });
-define(Op.WRITE_SAME_16, { run: writeSame, medium: true });
-define(Op.MODE_SENSE_6, { run: (s, task) => modeSense(task.cdb, modeContext(s), fmt(s)) });
-define(Op.MODE_SENSE_10, { run: (s, task) => modeSense(task.cdb, modeContext(s), fmt(s)) });
-define(Op.MODE_SELECT_6, { run: doModeSelect });
-define(Op.MODE_SELECT_10, { run: doModeSelect });
-define(Op.START_STOP_UNIT, { run: simpleGood(5) });
-define(Op.PREVENT_ALLOW_MEDIUM_REMOVAL, { run: simpleGood(5) });
-define(Op.RESERVE_6, { run: reserve });
-define(Op.RELEASE_6, { run: release, reservationExempt: true });
+for (const op of [Op.READ_6, Op.READ_10, Op.READ_12, Op.READ_16])
+  define(op, { run: read, medium: true, pr: R });
+for (const op of [Op.WRITE_6, Op.WRITE_10, Op.WRITE_12, Op.WRITE_16])
+  define(op, { run: write, medium: true, pr: W });
+for (const op of [Op.WRITE_VERIFY_10, Op.WRITE_VERIFY_12, Op.WRITE_VERIFY_16])
+  define(op, { run: writeAndVerify, medium: true, pr: W });
+define(Op.ORWRITE_16, { run: orWrite, medium: true, pr: W });
+define(Op.COMPARE_AND_WRITE, { run: compareAndWrite, medium: true, pr: W });
+define(Op.PRE_FETCH_10, { run: preFetch, medium: true, pr: R });
+define(Op.PRE_FETCH_16, { run: preFetch, medium: true, pr: R });
+define(Op.READ_CAPACITY_10, { run: readCapacity10, medium: true, pr: A });
+define(Op.SERVICE_ACTION_IN_16, { run: serviceActionIn16, medium: true, pr: A });
+define(Op.SYNCHRONIZE_CACHE_10, { run: synchronizeCache, medium: true, pr: W });
+define(Op.SYNCHRONIZE_CACHE_16, { run: synchronizeCache, medium: true, pr: W });
+define(Op.VERIFY_10, { run: verify, medium: true, pr: R });
+define(Op.VERIFY_12, { run: verify, medium: true, pr: R });
+define(Op.VERIFY_16, { run: verify, medium: true, pr: R });
+define(Op.UNMAP, { run: unmap, medium: true, pr: W });
+define(Op.WRITE_SAME_10, { run: writeSame, medium: true, pr: W });
+define(Op.WRITE_SAME_16, { run: writeSame, medium: true, pr: W });
+define(Op.READ_DEFECT_DATA_10, { run: readDefectData, medium: true, pr: R });
+define(Op.READ_DEFECT_DATA_12, { run: readDefectData, medium: true, pr: R });
+define(Op.MODE_SENSE_6, { run: (s, task) => modeSense(task.cdb, modeContext(s), fmt(s)), pr: R });
+define(Op.MODE_SENSE_10, { run: (s, task) => modeSense(task.cdb, modeContext(s), fmt(s)), pr: R });
+define(Op.MODE_SELECT_6, { run: doModeSelect, pr: W });
+define(Op.MODE_SELECT_10, { run: doModeSelect, pr: W });
+define(Op.START_STOP_UNIT, { run: startStopUnit, pr: W });
+define(Op.PREVENT_ALLOW_MEDIUM_REMOVAL, { run: preventAllowMediumRemoval, pr: R });
+define(Op.RESERVE_6, { run: reserve, pr: A });
+define(Op.RELEASE_6, { run: release, reservationExempt: true, pr: A });
+define(Op.PERSISTENT_RESERVE_IN, { run: persistentReserveInCmd, pr: A });
+define(Op.PERSISTENT_RESERVE_OUT, { run: persistentReserveOutCmd, pr: A });
+define(Op.EXTENDED_COPY, { run: (s, task) => extendedCopy(s, task, s.copies), medium: true, pr: W });
+define(Op.RECEIVE_COPY_RESULTS, { run: (s, task) => receiveCopyResults(s, task, s.copies), pr: R });
+define(Op.MAINTENANCE_IN, { run: maintenanceIn, reservationExempt: true, pr: A });
 
 // ---- the device ----
 
@@ -480,11 +486,13 @@ function inquiryData(p: DiskParams, st: DiskSettings, store: BackingStore, bs: n
       optimalTransferLength: (1024 * 1024) / bs,
       maxUnmapLbaCount: unmapOk ? MAX_UNMAP_BYTES / bs : 0,
       maxUnmapBlockDescriptorCount: unmapOk ? MAX_UNMAP_DESCRIPTORS : 0,
-      maxWriteSameLength: MAX_UNMAP_BYTES / bs,
+      maxWriteSameLength: MAX_WRITE_SAME_BYTES / bs,
       writeSameNonZero: true,
+      maxCompareAndWriteLength: MAX_COMPARE_AND_WRITE_BLOCKS,
     },
     rotationRate: st.rotationRate,
     provisioning: { thin: unmapOk, lbprz: unmapOk },
+    thirdPartyCopy: thirdPartyCopyVpdBody(),
   };
 }
 
@@ -524,12 +532,41 @@ export function createDisk(params: DiskParams): Disk {
     modeDefaults,
     inquiry: inquiryData(params, settings, store, bs),
     reservedBy: undefined,
+    pr: emptyPrState(),
+    prStore:
+      params.reservationStore ??
+      (params.stateDir ? fileReservationStore(params.stateDir, params.naa) : volatileReservationStore),
+    prTail: Promise.resolve(),
+    nexuses: new Map(),
+    writes: new RangeLock(),
+    preventRemoval: new Set(),
+    ejected: false,
+    copies: new CopyResults(),
   };
+  const taskSet = new TaskSet();
+  // Saved (APTPL) reservations are loaded before the first command runs; a corrupt file is logged and
+  // ignored rather than inventing or silently dropping access rules mid-flight.
+  let prReady: Promise<void> | undefined = s.prStore.load().then(
+    (saved) => {
+      if (saved) s.pr = saved;
+      prReady = undefined;
+    },
+    (err: unknown) => {
+      s.log.error('loading persistent reservations failed; starting with none', { err });
+      prReady = undefined;
+    },
+  );
 
   function execute(task: ScsiTask): Promise<ScsiResult> {
+    if (prReady) return prReady.then(() => execute(task));
+    return taskSet.run(task.attr, () => executeNow(task));
+  }
+
+  function executeNow(task: ScsiTask): Promise<ScsiResult> {
     try {
       if (task.cdb.length < 16) task.cdb = fullCdb(task.cdb);
       const cdb = task.cdb;
+      if (!s.nexuses.has(task.nexus.id)) s.nexuses.set(task.nexus.id, task.nexus);
       const uaResult = unitAttentionGate(s.ua, task, fmt(s));
       if (uaResult) return Promise.resolve(uaResult);
       const def = COMMANDS[cdb[0]];
@@ -537,7 +574,10 @@ export function createDisk(params: DiskParams): Disk {
       if (s.reservedBy !== undefined && s.reservedBy !== task.nexus.id && !def.reservationExempt) {
         return Promise.resolve({ status: ScsiStatus.ReservationConflict });
       }
-      if (def.medium && !s.settings.online)
+      if (s.pr.reservation !== undefined && prConflicts(s.pr, task.nexus, def.pr ?? PrAccess.Write)) {
+        return Promise.resolve({ status: ScsiStatus.ReservationConflict });
+      }
+      if (def.medium && (!s.settings.online || s.ejected))
         return Promise.resolve(checkCondition(fmt(s), MEDIUM_NOT_PRESENT));
       const r = def.run(s, task);
       return r instanceof Promise ? r : Promise.resolve(r);
@@ -571,12 +611,17 @@ export function createDisk(params: DiskParams): Disk {
     execute,
     reset(): void {
       s.reservedBy = undefined;
+      s.preventRemoval.clear();
       s.ua.reset();
     },
     nexusGone(nexus: ItNexus): void {
+      // Persistent reservations belong to the I_T nexus identity and outlive the session.
       s.ua.forget(nexus.id);
+      s.nexuses.delete(nexus.id);
+      s.preventRemoval.delete(nexus.id);
       if (s.reservedBy === nexus.id) s.reservedBy = undefined;
     },
+    persistentReservations: () => s.pr,
     capacityBlocks: () => s.blocks,
     settings: () => s.settings,
     modeState: () => s.mode,

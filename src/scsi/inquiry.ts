@@ -27,6 +27,8 @@ export interface BlockLimits {
   maxWriteSameLength: number;
   /** WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 is rejected (WSNZ). */
   writeSameNonZero: boolean;
+  /** MAXIMUM COMPARE AND WRITE LENGTH in blocks (0: COMPARE AND WRITE not supported). */
+  maxCompareAndWriteLength?: number;
 }
 
 export interface Provisioning {
@@ -50,6 +52,8 @@ export interface InquiryData {
   blockLimits?: BlockLimits;
   rotationRate?: number;
   provisioning?: Provisioning;
+  /** Third-party copy VPD page (0x8F) body, when EXTENDED COPY is supported. */
+  thirdPartyCopy?: Buffer;
 }
 
 /** Space-padded ASCII of exactly `width` bytes (truncated if longer). */
@@ -80,6 +84,7 @@ export function supportedVpdPages(d: InquiryData): number[] {
   const pages = [0x00, 0x80, 0x83];
   if (d.blockLimits) pages.push(0xb0);
   if (d.rotationRate !== undefined) pages.push(0xb1);
+  if (d.thirdPartyCopy) pages.splice(3, 0, 0x8f);
   if (d.provisioning) pages.push(0xb2);
   return pages;
 }
@@ -138,6 +143,7 @@ function pageBlockLimits(l: BlockLimits): Buffer {
   const b = Buffer.alloc(0x3c);
   // Offsets are page offsets minus the 4-byte header.
   b[0] = l.writeSameNonZero ? 0x01 : 0x00;
+  b[1] = (l.maxCompareAndWriteLength ?? 0) & 0xff;
   b.writeUInt16BE(l.optimalTransferLengthGranularity & 0xffff, 2);
   b.writeUInt32BE(l.maxTransferLength >>> 0, 4);
   b.writeUInt32BE(l.optimalTransferLength >>> 0, 8);
@@ -171,6 +177,8 @@ export function vpdPage(page: number, d: InquiryData, nexus: ItNexus): Buffer | 
       return vpdHeader(d, 0x80, Buffer.from(d.scsiSn, 'latin1'));
     case 0x83:
       return vpdHeader(d, 0x83, pageDeviceIdentification(d, nexus));
+    case 0x8f:
+      return d.thirdPartyCopy ? vpdHeader(d, 0x8f, d.thirdPartyCopy) : undefined;
     case 0xb0:
       return d.blockLimits ? vpdHeader(d, 0xb0, pageBlockLimits(d.blockLimits)) : undefined;
     case 0xb1:

@@ -121,6 +121,13 @@ export class UnitAttentions {
     }
   }
 
+  /** Queue `code` for one nexus (persistent reservation events aim at specific I_T nexuses). */
+  raiseFor(nexusId: number, code: SenseCode): void {
+    const q = this.queue(nexusId);
+    if (q.some((c) => c.asc === code.asc && c.ascq === code.ascq)) return;
+    if (q.length < MAX_PENDING) q.push(code);
+  }
+
   /** Logical unit reset: every known nexus gets POWER ON/RESET and loses older conditions. */
   reset(): void {
     for (const id of this.pending.keys()) this.pending.set(id, [POWER_ON_RESET]);

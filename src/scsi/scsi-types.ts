@@ -41,7 +41,14 @@ export interface ScsiTask {
   dataOut?: Buffer;
   /** Set by task management while the task is in flight; long operations may check it. */
   aborted: boolean;
+  /** Provided by the transport: abort every task of the given I_T nexuses (ItNexus.id) on `lun`, as
+   *  PERSISTENT RESERVE OUT PREEMPT AND ABORT requires (SPC-4 5.13.11.2.4). Resolves once those tasks
+   *  have completed or been terminated. Without it, PREEMPT AND ABORT behaves like PREEMPT. */
+  abortTasks?: AbortTasksHook;
 }
+
+/** See ScsiTask.abortTasks. */
+export type AbortTasksHook = (nexusIds: number[], lun: number) => Promise<void>;
 
 export const enum ScsiStatus {
   Good = 0x00,

@@ -42,7 +42,7 @@ t.test('buffered: size, round trip at unaligned offsets, reads zero-filled past 
   const s = (await rdwrStoreType.open(opts(p))) as RdwrStore;
   t.teardown(() => s.close());
   t.equal(s.size(), 1 << 20);
-  t.same(s.capabilities, { unmap: false, compareAndWrite: false, lbaStatus: false, volatileCache: true });
+  t.same(s.capabilities, { unmap: true, compareAndWrite: false, lbaStatus: true, volatileCache: true });
   const data = pattern(70000, 1);
   await s.write(1234, data, false);
   await s.write(500000, data, true); // FUA -> fdatasync

@@ -159,7 +159,7 @@ t.test('READ CAPACITY 10 and 16', async (t) => {
   t.same(rc10.dataIn, hex('000007ff 00000200'));
   t.same(sense(await d.execute(task(hex('25 00 00000001 0000 00 00')))), ILLEGAL_FIELD, 'LBA without PMI');
   const rc16 = await d.execute(task(hex('9e 10 0000000000000000 00000020 00 00')));
-  t.same(rc16.dataIn, hex('00000000000007ff 00000200 00 03 0000 0000000000000000 0000000000000000'));
+  t.same(rc16.dataIn, hex('00000000000007ff 00000200 00 00 0000 0000000000000000 0000000000000000'));
   t.same(
     (await d.execute(task(hex('9e 10 0000000000000000 0000000c 00 00')))).dataIn,
     hex('00000000000007ff 00000200'),
