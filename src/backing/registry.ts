@@ -4,8 +4,9 @@ import type { BackingStore, BackingStoreOpenOptions, BackingStoreType } from './
 import { memStoreType } from './mem';
 import { nullStoreType } from './null';
 import { rdwrStoreType } from './rdwr';
+import { curveStoreType } from './curve';
 
-const BUILTIN: readonly BackingStoreType[] = [rdwrStoreType, nullStoreType, memStoreType];
+const BUILTIN: readonly BackingStoreType[] = [rdwrStoreType, nullStoreType, memStoreType, curveStoreType];
 
 const types = new Map<string, BackingStoreType>();
 

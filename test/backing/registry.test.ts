@@ -2,7 +2,7 @@ import t from 'tap';
 import { backingStoreTypes, openBackingStore, registerBackingStore } from '../../src/backing/registry';
 
 t.test('builtin types are registered', async (t) => {
-  t.same(backingStoreTypes().sort(), ['mem', 'null', 'rdwr']);
+  t.same(backingStoreTypes().sort(), ['curve', 'mem', 'null', 'rdwr']);
 });
 
 t.test('unknown type fails like tgt', async (t) => {
