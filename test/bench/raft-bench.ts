@@ -1,15 +1,16 @@
 // Raft benchmark: commits/s and p50/p99 commit latency for 4 KiB entries at 1, 32 and 256 proposals in
 // flight, with 1, 100 and 2,000 groups; three replicas in one process (in-memory network, no fsync) and in
-// three kv-node processes on loopback (TCP, fsync batched). Prints a table.
+// three kv-node processes on loopback (TCP, binary client puts, fsync batched or off). Prints a table.
 //   node dist/test/bench/raft-bench.js [--quick] [--json]
-//   env: RAFT_BENCH_SECONDS (per cell, default 3), RAFT_BENCH_MODES (inproc,procs)
+//   env: RAFT_BENCH_SECONDS (per cell, default 3), RAFT_BENCH_MODES (inproc,procs,procs-nofsync),
+//        RAFT_BENCH_GROUPS (1,100,2000), RAFT_BENCH_INFLIGHT (1,32,256) to pick cells
 import { bootstrapState } from '../../src/curve/raft/bootstrap';
 import { MultiRaftHost, NullStorage } from '../../src/curve/raft/multi-raft-host';
 import { LocalNetwork } from '../../src/curve/raft/transport';
 import { KvCluster, KvConnection } from '../curve/raft/kv-cluster';
 
 export interface Cell {
-  mode: 'in-process' | '3 processes + fsync';
+  mode: 'in-process' | '3 processes + fsync' | '3 processes, no fsync';
   groups: number;
   inflight: number;
   commitsPerSec: number;
@@ -80,31 +81,46 @@ async function inProcess(groups: number, inflight: number, seconds: number): Pro
   };
 }
 
-async function threeProcesses(groups: number, inflight: number, seconds: number): Promise<Cell> {
-  const cluster = new KvCluster(3, groups, 20);
+/** Keys per group: clients overwrite a bounded key space (like blocks of a volume), so replica memory stays flat. */
+const KEYS_PER_GROUP = 1024;
+
+async function threeProcesses(
+  groups: number,
+  inflight: number,
+  seconds: number,
+  fsync: boolean,
+): Promise<Cell> {
+  const cluster = new KvCluster(3, groups, 20, fsync);
   await cluster.init();
   try {
     for (let id = 1; id <= 3; id++) await cluster.start(id);
     const conns = new Map([1, 2, 3].map((id) => [id, new KvConnection(cluster.clientPorts.get(id)!)]));
     const leader = new Map<number, number>();
-    const value = ENTRY.toString('latin1');
     const put = async (g: number, key: string): Promise<boolean> => {
       const target = leader.get(g) ?? 1;
-      const r = await conns.get(target)!.call({ op: 'put', group: g, key, value }, 5000);
+      const r = await conns.get(target)!.put(g, key, ENTRY, 5000);
       if (!r.ok) {
         leader.set(g, r.leader && r.leader > 0 ? r.leader : 1 + (target % 3));
         await sleep(5);
       }
       return r.ok;
     };
-    // Warm up: every group has a leader and the client knows it.
-    for (let g = 1; g <= groups; g++) while (!(await put(g, 'warm'))) await sleep(20);
+    // Warm up: every group has a leader and the client knows it (64 groups at a time).
+    let nextGroup = 1;
+    await Promise.all(
+      Array.from({ length: Math.min(64, groups) }, async () => {
+        for (let g = nextGroup++; g <= groups; g = nextGroup++)
+          while (!(await put(g, 'warm'))) await sleep(20);
+      }),
+    );
     let n = 0;
-    const lat = await drive(inflight, seconds * 1000, (w) => put(1 + (w % groups), `k${n++}`));
+    const lat = await drive(inflight, seconds * 1000, (w) =>
+      put(1 + (w % groups), `k${n++ % KEYS_PER_GROUP}`),
+    );
     for (const c of conns.values()) c.close();
     lat.sort((a, b) => a - b);
     return {
-      mode: '3 processes + fsync',
+      mode: fsync ? '3 processes + fsync' : '3 processes, no fsync',
       groups,
       inflight,
       commitsPerSec: lat.length / seconds,
@@ -124,15 +140,16 @@ export async function runRaftBench(opts: {
   log: (l: string) => void;
 }): Promise<Cell[]> {
   const cells: Cell[] = [];
-  const groupsList = opts.quick ? [1, 100] : [1, 100, 2000];
-  const inflightList = [1, 32, 256];
+  const list = (env: string | undefined, def: number[]): number[] => (env ? env.split(',').map(Number) : def);
+  const groupsList = list(process.env.RAFT_BENCH_GROUPS, opts.quick ? [1, 100] : [1, 100, 2000]);
+  const inflightList = list(process.env.RAFT_BENCH_INFLIGHT, [1, 32, 256]);
   for (const mode of opts.modes) {
     for (const groups of groupsList) {
       for (const inflight of inflightList) {
         const cell =
           mode === 'inproc'
             ? await inProcess(groups, inflight, opts.seconds)
-            : await threeProcesses(groups, inflight, opts.seconds);
+            : await threeProcesses(groups, inflight, opts.seconds, mode !== 'procs-nofsync');
         opts.log(formatRow(cell));
         cells.push(cell);
       }
@@ -143,7 +160,7 @@ export async function runRaftBench(opts: {
 
 export function formatRow(c: Cell): string {
   return [
-    c.mode.padEnd(20),
+    c.mode.padEnd(21),
     String(c.groups).padStart(6),
     String(c.inflight).padStart(9),
     c.commitsPerSec.toFixed(0).padStart(10),
@@ -152,14 +169,14 @@ export function formatRow(c: Cell): string {
   ].join(' ');
 }
 
-export const HEADER = `${'mode'.padEnd(20)} ${'groups'.padStart(6)} ${'in-flight'.padStart(9)} ${'commits/s'.padStart(10)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}`;
+export const HEADER = `${'mode'.padEnd(21)} ${'groups'.padStart(6)} ${'in-flight'.padStart(9)} ${'commits/s'.padStart(10)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}`;
 
 if (require.main === module) {
   const argv = process.argv.slice(2);
   const quick = argv.includes('--quick');
   const json = argv.includes('--json');
   const seconds = Number(process.env.RAFT_BENCH_SECONDS ?? (quick ? 1 : 3));
-  const modes = (process.env.RAFT_BENCH_MODES ?? 'inproc,procs').split(',');
+  const modes = (process.env.RAFT_BENCH_MODES ?? 'inproc,procs,procs-nofsync').split(',');
   if (!json) process.stdout.write(`4 KiB entries, 3 replicas\n${HEADER}\n`);
   runRaftBench({ quick, seconds, modes, log: (l) => (json ? undefined : process.stdout.write(l + '\n')) })
     .then((cells) => {

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { crc32c } from '../../iscsi/crc32c';
+import { HostJournal, JournaledFiles, JournalRecord } from './host-journal';
 import { ConfState, Entry, EntryType, HardState, InitialState, Snapshot } from './types';
 
 const RECORD_HEADER = 8; // u32 payload length, u32 crc32c(payload)
@@ -14,6 +15,13 @@ const SEGMENT_PREFIX = 'segment-';
 export interface FileStorageOptions {
   /** Start a new segment once the current one is larger than this. */
   segmentBytes?: number;
+  /**
+   * Share one journal (and so one fsync per flush) with the other groups of the host: appends are made
+   * durable by the journal, this group's own files only at journal checkpoints. Requires `group`.
+   */
+  journal?: HostJournal;
+  /** This group's id in the journal. */
+  group?: number;
 }
 
 interface Segment {
@@ -33,22 +41,35 @@ export interface RecoveryReport {
   truncatedBytes: number;
 }
 
-export class FileStorage {
+export class FileStorage implements JournaledFiles {
   private segments: Segment[] = [];
   private fd = -1;
   private hard: HardStateFile = { term: 0, vote: 0, commit: 0 };
   private hardDirty = false;
+  /** Journal mode: the hard state is durable in the journal but not yet in the hardstate file. */
+  private hardFileStale = false;
   private logDirty = false;
   private snap: Snapshot | null = null;
+  private syncsInFlight = 0;
+  private retiredFds: number[] = [];
+  /** Full segments written but not yet fsynced. */
+  private rolledFds: number[] = [];
+  /** A segment was created since the directory was last fsynced. */
+  private dirDirty = false;
   private readonly entries: Entry[] = [];
   readonly recovery: RecoveryReport = { truncatedBytes: 0 };
   private readonly segmentBytes: number;
+  private readonly journal: HostJournal | null;
+  private readonly group: number;
 
   private constructor(
     readonly dir: string,
     opts: FileStorageOptions,
   ) {
     this.segmentBytes = opts.segmentBytes ?? 64 << 20;
+    this.journal = opts.journal ?? null;
+    if (this.journal && opts.group === undefined) throw new Error('raft storage: a journal needs a group id');
+    this.group = opts.group ?? 0;
   }
 
   /** Open (creating if needed) and recover: verify every record, cut a torn tail. */
@@ -56,6 +77,7 @@ export class FileStorage {
     fs.mkdirSync(dir, { recursive: true });
     const s = new FileStorage(dir, opts);
     s.recover();
+    if (s.journal) s.replayJournal(s.journal.takeRecovered(s.group));
     return s;
   }
 
@@ -88,32 +110,78 @@ export class FileStorage {
   /** Buffered append; entries[0].index may be <= lastIndex (a conflict): the log is truncated there first. */
   append(entries: Entry[]): void {
     if (entries.length === 0) return;
+    const records = this.writeEntries(entries);
+    if (this.journal) this.journal.append(this.group, this, records);
+  }
+
+  /** Write entries to the segment files (truncating at a conflict); returns the records written. */
+  private writeEntries(entries: Entry[]): Buffer {
     const first = entries[0].index;
     if (first <= this.lastIndex()) this.truncateFrom(first);
     else if (this.segments.length && first !== this.lastIndex() + 1) {
       throw new Error(`raft storage: gap before ${first} (last ${this.lastIndex()})`);
     }
-    const bufs: Buffer[] = [];
     let seg = this.segments[this.segments.length - 1];
     if (!seg || seg.size >= this.segmentBytes) seg = this.newSegment(first);
+    let bytes = 0;
+    for (const e of entries) bytes += RECORD_HEADER + ENTRY_HEADER + e.data.length;
+    const all = Buffer.allocUnsafe(bytes);
     let size = seg.size;
+    let o = 0;
     for (const e of entries) {
-      const rec = encodeRecord(e);
       seg.offsets.push(size);
-      size += rec.length;
-      bufs.push(rec);
+      const n = writeRecord(all, o, e);
+      o += n;
+      size += n;
     }
-    const all = Buffer.concat(bufs);
     fs.writeSync(this.fd, all, 0, all.length, seg.size);
     seg.size = size;
     this.logDirty = true;
     if (seg.size >= this.segmentBytes) this.rollSegment();
+    return all;
+  }
+
+  /** Re-apply journal records this group's files may have lost (they were not fsynced). */
+  private replayJournal(records: JournalRecord[]): void {
+    if (records.length === 0) return;
+    const base = this.snap ? this.snap.meta.index : 0;
+    for (const { kind, body: run } of records) {
+      if (kind === 'hardState') {
+        const hs = JSON.parse(run.toString('utf8')) as HardStateFile;
+        // Never step back: a checkpoint may already have written a newer state to the file.
+        if (hs.term > this.hard.term || (hs.term === this.hard.term && this.hard.vote === 0)) {
+          this.hard = { ...this.hard, term: hs.term, vote: hs.vote };
+          this.hardFileStale = true;
+        }
+        this.hard.commit = Math.max(hs.commit, this.hard.commit);
+        continue;
+      }
+      const entries: Entry[] = [];
+      for (let o = 0; o < run.length;) {
+        const r = decodeRecord(run, o);
+        if (!r) throw new Error('raft storage: corrupt journal record');
+        if (r.entry.index > base) entries.push(r.entry);
+        o += r.length;
+      }
+      if (entries.length === 0) continue;
+      const first = entries[0].index;
+      while (this.entries.length && this.entries[this.entries.length - 1].index >= first) this.entries.pop();
+      this.writeEntries(entries);
+      this.entries.push(...entries);
+    }
+    this.journal!.noteWritten(this);
   }
 
   /** Term and vote changes must be durable before the next sync returns; commit may lag (it is a hint). */
   setHardState(hs: HardState): void {
-    if (hs.term !== this.hard.term || hs.vote !== this.hard.vote) this.hardDirty = true;
+    const changed = hs.term !== this.hard.term || hs.vote !== this.hard.vote;
     this.hard = { ...this.hard, term: hs.term, vote: hs.vote, commit: Math.max(hs.commit, this.hard.commit) };
+    if (!changed) return;
+    if (this.journal) {
+      // Durable through the journal; the hardstate file catches up at the next checkpoint.
+      this.journal.hardState(this.group, this, Buffer.from(JSON.stringify(this.hard)));
+      this.hardFileStale = true;
+    } else this.hardDirty = true;
   }
 
   /** An unsafe peer reset: remember the forced configuration durably. */
@@ -124,24 +192,66 @@ export class FileStorage {
 
   /** fsync the log, then replace the hard-state file if term or vote changed. */
   sync(): void {
+    for (const fd of this.rolledFds.splice(0)) {
+      fs.fsyncSync(fd);
+      this.closeFd(fd);
+    }
     if (this.logDirty && this.fd >= 0) fs.fsyncSync(this.fd);
     this.logDirty = false;
-    if (this.hardDirty) {
+    if (this.dirDirty) {
+      this.dirDirty = false;
+      this.fsyncDir();
+    }
+    if (this.hardDirty || this.hardFileStale) {
+      this.hardDirty = this.hardFileStale = false;
       this.writeAtomic('hardstate', Buffer.from(JSON.stringify(this.hard)));
-      this.hardDirty = false;
     }
   }
 
-  /** Same as sync() but the log fsync runs on the thread pool so the event loop keeps going. */
+  /**
+   * Same as sync() but the fsyncs run on the thread pool so the event loop keeps going. Appends may
+   * continue meanwhile (they are covered by the next sync); an fd closed meanwhile is kept open until the
+   * fsync returns, so the number is never reused under it.
+   */
   async syncAsync(): Promise<void> {
-    if (this.logDirty && this.fd >= 0) {
-      this.logDirty = false;
-      const fd = this.fd;
-      await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
-    }
+    if (this.journal) await this.journal.syncAsync();
+    else await this.syncFilesAsync();
     if (this.hardDirty) {
       this.hardDirty = false;
       this.writeAtomic('hardstate', Buffer.from(JSON.stringify(this.hard)));
+    }
+  }
+
+  /** fsync this group's own log files (and directory) on the thread pool; rewrite a stale hardstate file. */
+  async syncFilesAsync(): Promise<void> {
+    if (this.hardFileStale) {
+      this.hardFileStale = false;
+      await this.writeAtomicAsync('hardstate', Buffer.from(JSON.stringify(this.hard)));
+    }
+    const rolled = this.rolledFds.splice(0);
+    const fds = this.logDirty && this.fd >= 0 ? [...rolled, this.fd] : [...rolled];
+    this.logDirty = false;
+    let dirFd = -1;
+    if (this.dirDirty) {
+      this.dirDirty = false;
+      dirFd = fs.openSync(this.dir, 'r');
+      fds.push(dirFd);
+    }
+    if (fds.length) {
+      this.syncsInFlight++;
+      try {
+        await Promise.all(
+          fds.map((fd) => new Promise<void>((ok, fail) => fs.fsync(fd, (e) => (e ? fail(e) : ok())))),
+        );
+      } finally {
+        this.syncsInFlight--;
+        for (const fd of rolled) this.closeFd(fd);
+        if (dirFd >= 0) this.closeFd(dirFd);
+        if (this.syncsInFlight === 0) {
+          for (const old of this.retiredFds) fs.closeSync(old);
+          this.retiredFds = [];
+        }
+      }
     }
   }
 
@@ -150,6 +260,12 @@ export class FileStorage {
    * entirely at or below compactTo. A leader-sent snapshot that doesn't match the log replaces it.
    */
   saveSnapshot(s: Snapshot, compactTo = s.meta.index, replaceLog = false): void {
+    if (this.journal) {
+      // Make this group's files durable, then tell the journal to forget its older records: replaying
+      // them after the log below is replaced or compacted would bring back entries that no longer exist.
+      this.sync();
+      this.journal.barrier(this.group);
+    }
     // [u32 meta length][u32 crc32c of the rest][meta JSON][data]
     const meta = Buffer.from(JSON.stringify(s.meta));
     const head = Buffer.alloc(8);
@@ -172,11 +288,22 @@ export class FileStorage {
   }
 
   close(): void {
-    if (this.fd >= 0) fs.closeSync(this.fd);
-    this.fd = -1;
+    for (const fd of this.rolledFds.splice(0)) this.closeFd(fd);
+    this.closeCurrent();
   }
 
   // ---- internals ----
+
+  private closeCurrent(): void {
+    if (this.fd >= 0) this.closeFd(this.fd);
+    this.fd = -1;
+  }
+
+  /** Close now, or once the fsyncs in flight return (they may be using this fd). */
+  private closeFd(fd: number): void {
+    if (this.syncsInFlight > 0) this.retiredFds.push(fd);
+    else fs.closeSync(fd);
+  }
 
   private compact(upTo: number): void {
     while (this.segments.length > 1) {
@@ -191,32 +318,34 @@ export class FileStorage {
   }
 
   private dropAllSegments(): void {
-    this.close();
+    this.closeCurrent();
     for (const seg of this.segments) fs.rmSync(path.join(this.dir, seg.file), { force: true });
     this.segments = [];
     this.fsyncDir();
   }
 
   private newSegment(firstIndex: number): Segment {
-    this.close();
+    this.closeCurrent();
     const file = `${SEGMENT_PREFIX}${String(firstIndex).padStart(20, '0')}.log`;
     this.fd = fs.openSync(path.join(this.dir, file), 'w+');
     const seg: Segment = { file, firstIndex, offsets: [], size: 0 };
     this.segments.push(seg);
-    this.fsyncDir();
+    // The new name is made durable by the next sync, before anything in the segment is acknowledged.
+    this.dirDirty = true;
     return seg;
   }
 
+  /** The full segment is fsynced by the next sync, together with the new one; no blocking fsync here. */
   private rollSegment(): void {
-    fs.fsyncSync(this.fd);
-    this.close();
+    this.rolledFds.push(this.fd);
+    this.fd = -1;
   }
 
   private truncateFrom(index: number): void {
     while (this.segments.length) {
       const seg = this.segments[this.segments.length - 1];
       if (seg.firstIndex >= index) {
-        if (this.fd >= 0) this.close();
+        if (this.fd >= 0) this.closeCurrent();
         fs.rmSync(path.join(this.dir, seg.file), { force: true });
         this.segments.pop();
         continue;
@@ -226,7 +355,7 @@ export class FileStorage {
         seg.size = seg.offsets[keep];
         seg.offsets.length = keep;
       }
-      if (this.fd >= 0) this.close();
+      if (this.fd >= 0) this.closeCurrent();
       this.fd = fs.openSync(path.join(this.dir, seg.file), 'r+');
       fs.ftruncateSync(this.fd, seg.size);
       break;
@@ -299,6 +428,26 @@ export class FileStorage {
     this.snap = { meta, data: new Uint8Array(buf.subarray(8 + len)) };
   }
 
+  /** writeAtomic on the thread pool (checkpoints rewrite many groups' files at once). */
+  private async writeAtomicAsync(name: string, body: Buffer): Promise<void> {
+    const tmp = path.join(this.dir, `${name}.tmp-async`);
+    const data = name === 'hardstate' ? withCrc(body) : body;
+    const fh = await fs.promises.open(tmp, 'w');
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.promises.rename(tmp, path.join(this.dir, name));
+    const dir = await fs.promises.open(this.dir, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+
   private writeAtomic(name: string, body: Buffer): void {
     const tmp = path.join(this.dir, `${name}.tmp`);
     const data = name === 'hardstate' ? withCrc(body) : body;
@@ -328,15 +477,31 @@ function withCrc(body: Buffer): Buffer {
 }
 
 export function encodeRecord(e: Entry): Buffer {
-  const payloadLen = ENTRY_HEADER + e.data.length;
-  const rec = Buffer.allocUnsafe(RECORD_HEADER + payloadLen);
-  rec.writeUInt32BE(payloadLen, 0);
-  rec.writeBigUInt64BE(BigInt(e.term), 8);
-  rec.writeBigUInt64BE(BigInt(e.index), 16);
-  rec.writeUInt8(e.type, 24);
-  rec.set(e.data, 25);
-  rec.writeUInt32BE(crc32c(rec.subarray(RECORD_HEADER)), 4);
+  const rec = Buffer.allocUnsafe(RECORD_HEADER + ENTRY_HEADER + e.data.length);
+  writeRecord(rec, 0, e);
   return rec;
+}
+
+/** Encode one record into buf at off; returns its length. u64 fields as two u32 halves (no BigInt). */
+function writeRecord(buf: Buffer, off: number, e: Entry): number {
+  const payloadLen = ENTRY_HEADER + e.data.length;
+  buf.writeUInt32BE(payloadLen, off);
+  writeU64(buf, off + 8, e.term);
+  writeU64(buf, off + 16, e.index);
+  buf[off + 24] = e.type;
+  buf.set(e.data, off + 25);
+  const end = off + RECORD_HEADER + payloadLen;
+  buf.writeUInt32BE(crc32c(buf.subarray(off + RECORD_HEADER, end)), off + 4);
+  return RECORD_HEADER + payloadLen;
+}
+
+function writeU64(buf: Buffer, off: number, v: number): void {
+  buf.writeUInt32BE(Math.floor(v / 0x100000000), off);
+  buf.writeUInt32BE(v >>> 0, off + 4);
+}
+
+function readU64(buf: Buffer, off: number): number {
+  return buf.readUInt32BE(off) * 0x100000000 + buf.readUInt32BE(off + 4);
 }
 
 /** One record at off, or null when it is short or its checksum fails (a torn or corrupt tail). */
@@ -350,8 +515,8 @@ export function decodeRecord(buf: Buffer, off: number): { entry: Entry; length: 
   if (type !== EntryType.Normal && type !== EntryType.ConfChange) return null;
   return {
     entry: {
-      term: Number(payload.readBigUInt64BE(0)),
-      index: Number(payload.readBigUInt64BE(8)),
+      term: readU64(payload, 0),
+      index: readU64(payload, 8),
       type,
       data: new Uint8Array(payload.subarray(ENTRY_HEADER)),
     },

@@ -1,16 +1,24 @@
 // One replica of a replicated KV store (one Raft group) as a process, for the crash test and the
 // cross-process benchmark:
 //   node kv-node-main.js --id 1 --dir D --peers 1=127.0.0.1:7001,2=...,3=... --client-port 8001 [--groups N]
+//     [--tick-ms 50] [--fsync on|off] [--journal on|off]   (fsync off: benchmarks only, a crash loses
+//     acknowledged writes; journal off: each group's files are fsynced on their own)
 // Clients speak length-prefixed JSON frames on --client-port:
 //   {"id":n,"op":"put","group":g,"key":k,"value":v} -> {"id":n,"ok":true,"index":i} | {"id":n,"ok":false,"leader":l}
 //   {"id":n,"op":"get","group":g,"key":k}           -> {"id":n,"ok":true,"value":v|null}
 //   {"id":n,"op":"state","group":g}                 -> {"id":n,"ok":true,"applied":i,"role":r,"map":[[k,v]...]}
+// or, for puts on the hot path, the binary frames of kv-client-codec.ts (first byte 0x01; JSON starts '{').
+// Each group's log is its own file, so one flush may fsync hundreds of files: let them run in parallel (the
+// filesystem journal commits them together). Must be set before the first thread-pool request.
+process.env.UV_THREADPOOL_SIZE ??= '64';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { bootstrapState } from './bootstrap';
 import { FileStorage } from './file-storage';
-import { encodeKvCommand, KvStateMachine } from './kv-state-machine';
-import { MultiRaftHost, NotLeaderError } from './multi-raft-host';
+import { HostJournal } from './host-journal';
+import { BINARY_PUT, decodeBinaryPut, encodeBinaryReply } from './kv-client-codec';
+import { encodeKvCommand, encodeKvPut, KvStateMachine } from './kv-state-machine';
+import { GroupStorage, MultiRaftHost, NotLeaderError } from './multi-raft-host';
 import { FrameReader, frame, PeerAddress, TcpTransport } from './tcp-transport';
 import { NodeId } from './types';
 
@@ -21,6 +29,10 @@ interface Args {
   clientPort: number;
   groups: number;
   tickMs: number;
+  /** off: benchmark only. Entries are still written, but nothing is fsynced (and the hard state not saved). */
+  fsync: boolean;
+  /** on: one host journal makes appends of all groups durable with one fsync per flush. */
+  journal: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -43,6 +55,8 @@ function parseArgs(argv: string[]): Args {
     clientPort: Number(get('client-port')),
     groups: Number(get('groups', '1')),
     tickMs: Number(get('tick-ms', '50')),
+    fsync: get('fsync', 'on') !== 'off',
+    journal: get('journal', 'on') !== 'off',
   };
 }
 
@@ -58,24 +72,58 @@ async function main(): Promise<void> {
   });
   const voters = [...args.peers.keys()];
   const kvs = new Map<number, KvStateMachine>();
+  const journal = args.journal ? HostJournal.open(path.join(args.dir, 'journal')) : null;
   for (let g = 1; g <= args.groups; g++) {
-    const storage = FileStorage.open(path.join(args.dir, `group-${g}`));
+    const storage = FileStorage.open(path.join(args.dir, `group-${g}`), journal ? { journal, group: g } : {});
     const kv = new KvStateMachine();
     kvs.set(g, kv);
     const init = storage.initialState(bootstrapState(voters));
-    host.addGroup(g, init, storage, {
+    const groupStorage: GroupStorage = args.fsync
+      ? storage
+      : {
+          append: (entries) => storage.append(entries),
+          setHardState: () => {},
+          saveSnapshot: (s, compactTo, replaceLog) => storage.saveSnapshot(s, compactTo, replaceLog),
+          syncAsync: async () => {},
+        };
+    host.addGroup(g, init, groupStorage, {
       apply: (e) => void kv.apply(e),
       restore: (s) => kv.restore(s.data, s.meta.index),
     });
   }
+  journal?.recoveryDone();
   host.start();
   let seq = 0;
   const server = net.createServer((sock) => {
     sock.setNoDelay(true);
     const reader = new FrameReader();
-    const reply = (obj: unknown): void => void sock.write(frame(Buffer.from(JSON.stringify(obj))));
+    // Replies produced by one flush (many proposals commit together) leave in one socket write.
+    let corked = false;
+    const send = (buf: Buffer): void => {
+      if (!corked) {
+        corked = true;
+        sock.cork();
+        process.nextTick(() => {
+          corked = false;
+          sock.uncork();
+        });
+      }
+      sock.write(buf);
+    };
+    const reply = (obj: unknown): void => send(frame(Buffer.from(JSON.stringify(obj))));
+    const onBinaryPut = (f: Buffer): void => {
+      const put = decodeBinaryPut(f);
+      const answer = (ok: boolean, n: number): void => send(encodeBinaryReply(put.id, ok, n));
+      if (!kvs.has(put.group)) return answer(false, 0);
+      const data = encodeKvPut(args.id, ++seq, put.key, put.value);
+      host.propose(put.group, data).then(
+        (index) => answer(true, index),
+        (err: unknown) => answer(false, err instanceof NotLeaderError ? err.leader : 0),
+      );
+    };
     sock.on('data', (chunk: Buffer) =>
       reader.push(chunk, (f) => {
+        if (f[0] === BINARY_PUT) return onBinaryPut(f);
         const req = JSON.parse(f.toString('utf8')) as {
           id: number;
           op: string;

@@ -1,5 +1,6 @@
-// A replicated key-value map built on Raft: commands are JSON in entry data, tagged with the client and
-// its request number so the node that proposed a command can answer the client when it applies.
+// A replicated key-value map built on Raft: each command is tagged with the client and its request number so
+// the node that proposed it can answer the client when it applies. Commands are binary
+// ([u32 client][u32 seq][u16 key length][key utf8][value utf8]) so a 4 KiB value costs a copy, not JSON.
 import { Entry, EntryType } from './types';
 
 export interface KvCommand {
@@ -11,32 +12,67 @@ export interface KvCommand {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const COMMAND_HEADER = 10;
 
 export function encodeKvCommand(cmd: KvCommand): Uint8Array {
-  return encoder.encode(JSON.stringify([cmd.client, cmd.seq, cmd.key, cmd.value]));
+  return encodeKvPut(cmd.client, cmd.seq, cmd.key, Buffer.from(cmd.value, 'utf8'));
+}
+
+/** Same encoding with the value already as (utf8) bytes, as the binary client protocol delivers it. */
+export function encodeKvPut(client: number, seq: number, key: string, value: Uint8Array): Uint8Array {
+  const keyLen = Buffer.byteLength(key);
+  if (keyLen > 0xffff) throw new Error('kv: key too long');
+  const out = Buffer.allocUnsafe(COMMAND_HEADER + keyLen + value.length);
+  out.writeUInt32BE(client >>> 0, 0);
+  out.writeUInt32BE(seq >>> 0, 4);
+  out.writeUInt16BE(keyLen, 8);
+  out.write(key, COMMAND_HEADER, 'utf8');
+  out.set(value, COMMAND_HEADER + keyLen);
+  return out;
 }
 
 export function decodeKvCommand(data: Uint8Array): KvCommand {
-  const [client, seq, key, value] = JSON.parse(decoder.decode(data)) as [number, number, string, string];
-  return { client, seq, key, value };
+  if (data.length < COMMAND_HEADER) throw new Error('kv: short command');
+  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const keyLen = b.readUInt16BE(8);
+  if (COMMAND_HEADER + keyLen > b.length) throw new Error('kv: truncated command');
+  return {
+    client: b.readUInt32BE(0),
+    seq: b.readUInt32BE(4),
+    key: b.toString('utf8', COMMAND_HEADER, COMMAND_HEADER + keyLen),
+    value: b.toString('utf8', COMMAND_HEADER + keyLen),
+  };
 }
 
 export class KvStateMachine {
-  readonly map = new Map<string, string>();
+  /** Values as the utf8 bytes the command carried: decoded only when read (apply is the hot path). */
+  private readonly values = new Map<string, Buffer>();
   applied = 0;
 
-  /** Apply one committed entry; returns the command when it was a put. */
-  apply(e: Entry): KvCommand | null {
+  /** Apply one committed entry; returns who issued it when it was a put (the value stays undecoded). */
+  apply(e: Entry): Omit<KvCommand, 'value'> | null {
     if (e.index !== this.applied + 1) throw new Error(`kv: applying ${e.index} after ${this.applied}`);
     this.applied = e.index;
     if (e.type !== EntryType.Normal || e.data.length === 0) return null;
-    const cmd = decodeKvCommand(e.data);
-    this.map.set(cmd.key, cmd.value);
-    return cmd;
+    const b = Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength);
+    if (b.length < COMMAND_HEADER) throw new Error('kv: short command');
+    const keyLen = b.readUInt16BE(8);
+    if (COMMAND_HEADER + keyLen > b.length) throw new Error('kv: truncated command');
+    const key = b.toString('utf8', COMMAND_HEADER, COMMAND_HEADER + keyLen);
+    // A copy, so the map does not pin the (much larger) network or file buffer the entry points into.
+    this.values.set(key, Buffer.from(b.subarray(COMMAND_HEADER + keyLen)));
+    return { client: b.readUInt32BE(0), seq: b.readUInt32BE(4), key };
   }
 
   get(key: string): string | null {
-    return this.map.get(key) ?? null;
+    return this.values.get(key)?.toString('utf8') ?? null;
+  }
+
+  /** The whole map, decoded (for snapshots, state dumps and checks). */
+  get map(): Map<string, string> {
+    const m = new Map<string, string>();
+    for (const [k, v] of this.values) m.set(k, v.toString('utf8'));
+    return m;
   }
 
   snapshot(): Uint8Array {
@@ -46,8 +82,8 @@ export class KvStateMachine {
   restore(data: Uint8Array, index: number): void {
     const s = JSON.parse(decoder.decode(data)) as { applied: number; map: [string, string][] };
     if (s.applied !== index) throw new Error(`kv: snapshot at ${s.applied} labelled ${index}`);
-    this.map.clear();
-    for (const [k, v] of s.map) this.map.set(k, v);
+    this.values.clear();
+    for (const [k, v] of s.map) this.values.set(k, Buffer.from(v, 'utf8'));
     this.applied = index;
   }
 }

@@ -8,7 +8,8 @@ import { RaftCore, RaftConfig, ReadMode } from './raft-core';
 import { GroupMessage } from './message-codec';
 import { Lane, RaftTransport } from './transport';
 import { ConfChange } from './conf-change';
-import { Entry, HardState, InitialState, isControlMessage, NodeId, Ready, Snapshot } from './types';
+import { splitEarlyMessages } from './early-send';
+import { Entry, HardState, InitialState, isControlMessage, Message, NodeId, Snapshot } from './types';
 
 export interface GroupStorage {
   append(entries: Entry[]): void;
@@ -53,12 +54,48 @@ class Group {
   proposals = new Map<number, Waiter>();
   reads: { index: number; resolve: (index: number) => void }[] = [];
   applied = 0;
+  /** Term and vote known durable: until the current ones are, even a leader's messages wait for the fsync. */
+  durableTerm: number;
+  durableVote: NodeId;
   constructor(
     readonly id: number,
     readonly core: RaftCore,
     readonly storage: GroupStorage,
     readonly sm: GroupStateMachine,
-  ) {}
+  ) {
+    this.durableTerm = core.term;
+    this.durableVote = core.vote;
+  }
+}
+
+/** Messages to send, grouped by destination node and lane. */
+class Outbox {
+  readonly byNode = new Map<NodeId, { control: GroupMessage[]; data: GroupMessage[]; liveness: boolean }>();
+
+  add(group: number, msg: Message, quiesce: boolean): void {
+    const o = this.lanes(msg.to);
+    (isControlMessage(msg.type) ? o.control : o.data).push({ group, msg, quiesce });
+  }
+
+  /** Make sure `to` gets a control batch, even an empty one (node-level liveness). */
+  touch(to: NodeId): void {
+    this.lanes(to).liveness = true;
+  }
+
+  private lanes(to: NodeId): { control: GroupMessage[]; data: GroupMessage[]; liveness: boolean } {
+    let o = this.byNode.get(to);
+    if (!o) this.byNode.set(to, (o = { control: [], data: [], liveness: false }));
+    return o;
+  }
+}
+
+/** Readys written to storage and waiting for one shared fsync, with the messages that must wait for it. */
+class PersistBatch {
+  /** One entry per Ready taken (a group may appear twice): advance() is called once for each. */
+  readonly work: Group[] = [];
+  readonly storages = new Set<GroupStorage>();
+  readonly hardStates = new Map<Group, HardState>();
+  readonly out = new Outbox();
 }
 
 export class NotLeaderError extends Error {
@@ -72,7 +109,9 @@ export class MultiRaftHost {
   private readonly groups = new Map<number, Group>();
   private readonly dirty = new Set<Group>();
   private flushScheduled = false;
-  private flushing = false;
+  /** A batch's fsync is running; Readys taken meanwhile go to `pending`. */
+  private syncing = false;
+  private pending: PersistBatch | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly rng: Prng;
   private readonly tickMs: number;
@@ -232,70 +271,103 @@ export class MultiRaftHost {
   }
 
   private scheduleFlush(): void {
-    if (this.flushScheduled || this.flushing) return;
+    if (this.flushScheduled) return;
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      void this.flush();
+      this.flush();
     });
   }
 
-  private async flush(): Promise<void> {
-    this.flushing = true;
-    try {
-      const work: [Group, Ready][] = [];
-      const touched = new Set<GroupStorage>();
-      for (const g of this.dirty) {
-        if (!g.core.hasReady()) continue;
-        const rd = g.core.ready();
-        if (rd.snapshot) {
-          g.storage.saveSnapshot(rd.snapshot, rd.snapshot.meta.index, true);
-          g.sm.restore(rd.snapshot);
-          g.applied = rd.snapshot.meta.index;
-        }
-        g.storage.append(rd.entriesToPersist);
-        if (rd.hardState) g.storage.setHardState(rd.hardState);
-        if (rd.entriesToPersist.length || rd.hardState || rd.snapshot) touched.add(g.storage);
-        work.push([g, rd]);
+  /**
+   * Take every dirty group's Ready and write it (buffered). Leader appends and heartbeats leave at once
+   * (early-send.ts); everything else waits until the batch is durable. Only one fsync batch runs at a
+   * time; Readys taken meanwhile accumulate into the next batch, so the next batch's writes and the
+   * network round trip overlap the current fsync (group commit across all groups of the host).
+   */
+  private flush(): void {
+    const batch = this.pending ?? new PersistBatch();
+    const early = new Outbox();
+    for (const g of this.dirty) {
+      if (!g.core.hasReady()) continue;
+      const termVoteDurable = g.core.term === g.durableTerm && g.core.vote === g.durableVote;
+      const rd = g.core.ready();
+      if (rd.snapshot) {
+        g.storage.saveSnapshot(rd.snapshot, rd.snapshot.meta.index, true);
+        g.sm.restore(rd.snapshot);
+        g.applied = rd.snapshot.meta.index;
       }
-      this.dirty.clear();
-      if (touched.size) {
-        this.counters.syncs++;
-        await Promise.all([...touched].map((s) => s.syncAsync()));
+      g.storage.append(rd.entriesToPersist);
+      if (rd.hardState) {
+        g.storage.setHardState(rd.hardState);
+        batch.hardStates.set(g, rd.hardState);
       }
-      const out = new Map<NodeId, { control: GroupMessage[]; data: GroupMessage[] }>();
-      for (const [g, rd] of work) {
-        g.core.advance();
-        for (const msg of rd.messages) {
-          let o = out.get(msg.to);
-          if (!o) out.set(msg.to, (o = { control: [], data: [] }));
-          const quiesce = g.quiescing && msg.type === 'heartbeat';
-          (isControlMessage(msg.type) ? o.control : o.data).push({ group: g.id, msg, quiesce });
-        }
-        if (g.quiescing) {
-          g.quiescing = false;
-          g.quiet = true;
-          g.core.resetLease();
-        }
-        for (const e of rd.committedEntries) this.applyEntry(g, e);
-        for (const rs of rd.readStates)
-          g.reads.push({ index: rs.index, resolve: rs.ctx as (i: number) => void });
-        if (g.reads.length) this.serveReads(g);
-        if (g.core.role !== 'leader' && g.proposals.size)
-          this.failWaiters(g, new NotLeaderError(g.core.lead));
-        if (g.core.hasReady()) this.dirty.add(g);
+      if (rd.entriesToPersist.length || rd.hardState || rd.snapshot) batch.storages.add(g.storage);
+      const { early: now, late } = splitEarlyMessages(rd.messages, termVoteDurable);
+      const quiesce = g.quiescing;
+      for (const msg of now) early.add(g.id, msg, quiesce && msg.type === 'heartbeat');
+      for (const msg of late) batch.out.add(g.id, msg, quiesce && msg.type === 'heartbeat');
+      if (g.quiescing) {
+        g.quiescing = false;
+        g.quiet = true;
+        g.core.resetLease();
       }
-      if (this.heartbeatPeers) {
-        this.heartbeatPeers = false;
-        for (const peer of this.peerNodes()) if (!out.has(peer)) out.set(peer, { control: [], data: [] });
-      }
-      for (const [to, o] of out) {
-        if (o.data.length) this.sendBatch(to, 'data', o.data);
-        this.sendBatch(to, 'control', o.control);
-      }
-    } finally {
-      this.flushing = false;
+      // Committed means durable on a quorum: apply and answer now, without waiting for the local fsync.
+      for (const e of rd.committedEntries) this.applyEntry(g, e);
+      for (const rs of rd.readStates)
+        g.reads.push({ index: rs.index, resolve: rs.ctx as (i: number) => void });
+      if (g.reads.length) this.serveReads(g);
+      if (g.core.role !== 'leader' && g.proposals.size) this.failWaiters(g, new NotLeaderError(g.core.lead));
+      batch.work.push(g);
+    }
+    this.dirty.clear();
+    if (this.heartbeatPeers) {
+      // Node-level liveness: one (possibly empty) control batch per peer per tick.
+      this.heartbeatPeers = false;
+      for (const peer of this.peerNodes()) early.touch(peer);
+    }
+    this.sendOutbox(early);
+    if (batch.work.length === 0) return;
+    if (this.syncing) this.pending = batch;
+    else this.runBatch(batch);
+  }
+
+  private runBatch(batch: PersistBatch): void {
+    this.syncing = true;
+    this.pending = null;
+    const done = (): void => {
+      this.completeBatch(batch);
+      this.syncing = false;
+      const next = this.pending;
+      if (next) this.runBatch(next);
       if (this.dirty.size) this.scheduleFlush();
+    };
+    if (batch.storages.size === 0) return done();
+    this.counters.syncs++;
+    Promise.all([...batch.storages].map((s) => s.syncAsync())).then(done, (err: unknown) => {
+      // A failed fsync leaves the page cache in an unknown state: never acknowledge anything after it.
+      setImmediate(() => {
+        throw err;
+      });
+    });
+  }
+
+  private completeBatch(batch: PersistBatch): void {
+    for (const [g, hs] of batch.hardStates) {
+      g.durableTerm = hs.term;
+      g.durableVote = hs.vote;
+    }
+    for (const g of batch.work) {
+      g.core.advance();
+      if (g.core.hasReady()) this.dirty.add(g);
+    }
+    this.sendOutbox(batch.out);
+  }
+
+  private sendOutbox(o: Outbox): void {
+    for (const [to, lanes] of o.byNode) {
+      if (lanes.data.length) this.sendBatch(to, 'data', lanes.data);
+      if (lanes.control.length || lanes.liveness) this.sendBatch(to, 'control', lanes.control);
     }
   }
 

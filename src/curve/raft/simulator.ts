@@ -6,6 +6,7 @@
 import { bootstrapState, joiningState } from './bootstrap';
 import { ConfChange } from './conf-change';
 import { EventQueue } from './event-queue';
+import { splitEarlyMessages } from './early-send';
 import { encodeKvCommand, KvStateMachine } from './kv-state-machine';
 import { checkKvLinearizable, KvOperation } from './linearizability';
 import { Prng } from './prng';
@@ -223,8 +224,11 @@ export class Simulation {
   private processReady(n: SimNode): void {
     const core = n.core!;
     if (!core.hasReady()) return;
+    // Leader appends and heartbeats may leave before this Ready is durable (early-send.ts).
+    const termVoteDurable = n.disk.hardState.term === core.term && n.disk.hardState.vote === core.vote;
     const rd = core.ready();
     this.checkReady(n, rd);
+    const { early, late } = splitEarlyMessages(rd.messages, termVoteDurable);
     if (rd.snapshot) {
       n.kv.restore(rd.snapshot.data, rd.snapshot.meta.index);
       n.lastSnapshotIndex = rd.snapshot.meta.index;
@@ -244,7 +248,8 @@ export class Simulation {
     for (const rs of rd.readStates) n.reads.push({ index: rs.index, req: rs.ctx as ClientRequest });
     this.serveReads(n);
     n.disk.write({ snapshot: rd.snapshot, entries: rd.entriesToPersist, hardState: rd.hardState });
-    for (const m of rd.messages) n.outbox.push(m);
+    for (const m of early) this.send(m);
+    for (const m of late) n.outbox.push(m);
     n.readiesToAdvance++;
     if (!n.syncScheduled) {
       n.syncScheduled = true;

@@ -2,7 +2,7 @@
 // hello frame carrying the sender's node id; every later frame is one encoded batch. Each (peer, lane) pair
 // has its own outgoing connection, so heartbeats and votes never sit behind megabytes of appends.
 import * as net from 'node:net';
-import { decodeBatch, encodeBatch, GroupMessage } from './message-codec';
+import { decodeBatch, encodeFramedBatch, GroupMessage } from './message-codec';
 import { Lane, RaftTransport } from './transport';
 import { NodeId } from './types';
 
@@ -93,7 +93,7 @@ export class TcpTransport implements RaftTransport {
     if (!sock) return;
     // Bound what one slow peer can pin in memory: drop data appends beyond 64 MiB queued (Raft resends).
     if (lane === 'data' && sock.writableLength > 64 << 20) return;
-    sock.write(frame(encodeBatch(batch)));
+    sock.write(encodeFramedBatch(batch));
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,12 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import {
+  BINARY_PUT,
+  BinaryReply,
+  decodeBinaryReply,
+  encodeBinaryPut,
+} from '../../../src/curve/raft/kv-client-codec';
 import { FrameReader, frame } from '../../../src/curve/raft/tcp-transport';
 
 export const KV_NODE_MAIN = path.join(__dirname, '../../../src/curve/raft/kv-node-main.js');
@@ -24,6 +30,7 @@ export class KvConnection {
   private nextId = 1;
   private readonly waiting = new Map<number, (r: KvReply) => void>();
   closed = false;
+  private corked = false;
 
   constructor(port: number) {
     this.sock = net.connect(port, '127.0.0.1');
@@ -31,7 +38,10 @@ export class KvConnection {
     const reader = new FrameReader();
     this.sock.on('data', (c: Buffer) =>
       reader.push(c, (f) => {
-        const r = JSON.parse(f.toString('utf8')) as KvReply;
+        const r =
+          f[0] === BINARY_PUT
+            ? fromBinary(decodeBinaryReply(f))
+            : (JSON.parse(f.toString('utf8')) as KvReply);
         const w = this.waiting.get(r.id);
         this.waiting.delete(r.id);
         w?.(r);
@@ -47,6 +57,15 @@ export class KvConnection {
   }
 
   call(req: Record<string, unknown>, timeoutMs = 3000): Promise<KvReply> {
+    return this.request((id) => frame(Buffer.from(JSON.stringify({ ...req, id }))), timeoutMs);
+  }
+
+  /** A put in the binary protocol (kv-client-codec.ts): the value travels as raw bytes. */
+  put(group: number, key: string, value: Uint8Array, timeoutMs = 3000): Promise<KvReply> {
+    return this.request((id) => frame(encodeBinaryPut(id, group, key, value)), timeoutMs);
+  }
+
+  private request(encode: (id: number) => Buffer, timeoutMs: number): Promise<KvReply> {
     if (this.closed) return Promise.resolve({ id: 0, ok: false, error: 'connection lost' });
     const id = this.nextId++;
     return new Promise((resolve) => {
@@ -58,13 +77,26 @@ export class KvConnection {
         clearTimeout(timer);
         resolve(r);
       });
-      this.sock.write(frame(Buffer.from(JSON.stringify({ ...req, id }))));
+      // Requests issued in one turn of the event loop leave in one socket write.
+      if (!this.corked) {
+        this.corked = true;
+        this.sock.cork();
+        process.nextTick(() => {
+          this.corked = false;
+          this.sock.uncork();
+        });
+      }
+      this.sock.write(encode(id));
     });
   }
 
   close(): void {
     this.sock.destroy();
   }
+}
+
+function fromBinary(r: BinaryReply): KvReply {
+  return r.ok ? { id: r.id, ok: true, index: r.n } : { id: r.id, ok: false, leader: r.n };
 }
 
 export interface KvReply {
@@ -89,6 +121,8 @@ export class KvCluster {
     readonly size = 3,
     readonly groups = 1,
     readonly tickMs = 50,
+    /** false: replicas skip fsync (benchmark of everything but the disk). */
+    readonly fsync = true,
   ) {}
 
   async init(): Promise<void> {
@@ -103,10 +137,12 @@ export class KvCluster {
     const child = spawn(
       process.execPath,
       [
+        // e.g. RAFT_KV_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the replicas.
+        ...(process.env.RAFT_KV_NODE_FLAGS ?? '').split(' ').filter(Boolean),
         KV_NODE_MAIN,
         ...['--id', String(id), '--dir', path.join(this.dir, `n${id}`), '--peers', peers],
         ...['--client-port', String(this.clientPorts.get(id)), '--groups', String(this.groups)],
-        ...['--tick-ms', String(this.tickMs)],
+        ...['--tick-ms', String(this.tickMs), '--fsync', this.fsync ? 'on' : 'off'],
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );

@@ -1,0 +1,244 @@
+// One redo journal shared by every FileStorage of a host, so a flush that touched hundreds of groups costs
+// one fsync instead of one per group file (group commit across groups, like a shared write-ahead log).
+// A journaled FileStorage still writes its own segment files, but leaves them unsynced: the journal record
+// of the same bytes is what makes an append durable. Every `checkpointBytes` the journal is checkpointed:
+// a new journal file starts, all group files written since the previous checkpoint are fsynced, and the
+// older journal files are deleted. On open, the records of the remaining journal files are handed to each
+// group's FileStorage, which re-applies them (appends are idempotent: "write these entries from index i").
+//   journal-<seq>.log: records [u32 payload length][u32 crc32c(payload)][u32 group][u8 kind][body]
+//   kind APPEND: body = the group's segment records as written to its file; kind HARD_STATE: body = its
+//   hard state JSON (term/vote changes: no per-group atomic file write and fsyncs on the hot path);
+//   kind BARRIER: the group's files were fsynced and its log may be replaced next (snapshot): ignore its
+//   earlier records on replay.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { crc32c } from '../../iscsi/crc32c';
+
+const HEADER = 8;
+const BODY_HEADER = 5;
+const APPEND = 1;
+const BARRIER = 2;
+const HARD_STATE = 3;
+
+/** A journal record of one group, as handed back on recovery. */
+export interface JournalRecord {
+  kind: 'append' | 'hardState';
+  /** append: segment records; hardState: the JSON hard state. */
+  body: Buffer;
+}
+const PREFIX = 'journal-';
+
+/** What a journaled storage must offer the checkpoint: make its own files durable. */
+export interface JournaledFiles {
+  syncFilesAsync(): Promise<void>;
+}
+
+export interface HostJournalOptions {
+  /** Checkpoint once the current journal file is larger than this. */
+  checkpointBytes?: number;
+}
+
+export class HostJournal {
+  private fd = -1;
+  private seq = 0;
+  private size = 0;
+  private dirty = false;
+  private inflight: Promise<void> | null = null;
+  private next: Promise<void> | null = null;
+  private recovering = true;
+  private checkpointing = false;
+  /** Group files written since the current journal file started. */
+  private written = new Set<JournaledFiles>();
+  private readonly recovered = new Map<number, JournalRecord[]>();
+  private readonly checkpointBytes: number;
+  readonly counters = { syncs: 0, checkpoints: 0 };
+
+  private constructor(
+    readonly dir: string,
+    opts: HostJournalOptions,
+  ) {
+    this.checkpointBytes = opts.checkpointBytes ?? 256 << 20;
+  }
+
+  /**
+   * Open the journal in dir and read what it holds. Open every group's FileStorage with it, then call
+   * recoveryDone(): until then no checkpoint runs, so no group's unreplayed records can be dropped.
+   */
+  static open(dir: string, opts: HostJournalOptions = {}): HostJournal {
+    fs.mkdirSync(dir, { recursive: true });
+    const j = new HostJournal(dir, opts);
+    j.recover();
+    return j;
+  }
+
+  /** Records for one group that its files may lack, oldest first. */
+  takeRecovered(group: number): JournalRecord[] {
+    const r = this.recovered.get(group) ?? [];
+    this.recovered.delete(group);
+    return r;
+  }
+
+  /** All groups are open: records of groups nobody opened are dropped at the next checkpoint. */
+  recoveryDone(): void {
+    this.recovering = false;
+    this.maybeCheckpoint();
+  }
+
+  /** Buffered write of a group's appended segment records; durable after the next sync. */
+  append(group: number, files: JournaledFiles, records: Buffer): void {
+    this.write(group, APPEND, records);
+    this.written.add(files);
+    this.maybeCheckpoint();
+  }
+
+  /** A term/vote change, durable after the next sync (the group's hardstate file is rewritten at a checkpoint). */
+  hardState(group: number, files: JournaledFiles, json: Buffer): void {
+    this.write(group, HARD_STATE, json);
+    this.written.add(files);
+  }
+
+  /** The group's files were written outside append() (a replay): the next checkpoint must fsync them. */
+  noteWritten(files: JournaledFiles): void {
+    this.written.add(files);
+  }
+
+  /** The group's files are already durable; on replay, ignore its earlier records. Durable on return. */
+  barrier(group: number): void {
+    this.write(group, BARRIER, Buffer.alloc(0));
+    this.syncSync();
+  }
+
+  /** One fsync covers every write made before it; concurrent callers share it. */
+  syncAsync(): Promise<void> {
+    if (this.inflight) {
+      if (!this.dirty) return this.inflight;
+      // Writes after the running fsync began need one more, shared by everyone who asks meanwhile.
+      this.next ??= this.inflight.then(() => {
+        this.next = null;
+        return this.syncAsync();
+      });
+      return this.next;
+    }
+    if (!this.dirty) return Promise.resolve();
+    this.dirty = false;
+    this.counters.syncs++;
+    const fd = this.fd;
+    const p = new Promise<void>((ok, fail) => fs.fdatasync(fd, (e) => (e ? fail(e) : ok())));
+    this.inflight = p.finally(() => {
+      this.inflight = null;
+    });
+    return this.inflight;
+  }
+
+  syncSync(): void {
+    if (!this.dirty) return;
+    this.dirty = false;
+    this.counters.syncs++;
+    fs.fdatasyncSync(this.fd);
+  }
+
+  close(): void {
+    if (this.fd >= 0 && !this.inflight && !this.checkpointing) fs.closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  // ---- internals ----
+
+  private write(group: number, kind: number, body: Buffer): void {
+    const rec = Buffer.allocUnsafe(HEADER + BODY_HEADER + body.length);
+    rec.writeUInt32BE(BODY_HEADER + body.length, 0);
+    rec.writeUInt32BE(group >>> 0, HEADER);
+    rec[HEADER + 4] = kind;
+    body.copy(rec, HEADER + BODY_HEADER);
+    rec.writeUInt32BE(crc32c(rec.subarray(HEADER)), 4);
+    fs.writeSync(this.fd, rec, 0, rec.length, this.size);
+    this.size += rec.length;
+    this.dirty = true;
+  }
+
+  private maybeCheckpoint(): void {
+    if (this.recovering || this.checkpointing || this.size < this.checkpointBytes) return;
+    this.checkpointing = true;
+    // Acknowledgements may still depend on the old file: make it durable before writes move to a new one.
+    this.syncSync();
+    const old = this.fd;
+    const oldSeq = this.seq;
+    const files = this.written;
+    this.written = new Set();
+    this.openNew(this.seq + 1);
+    void (async () => {
+      try {
+        await Promise.all([...files].map((f) => f.syncFilesAsync()));
+        // The new file and its name must be durable before the old one disappears.
+        await new Promise<void>((ok, fail) => fs.fsync(this.fd, (e) => (e ? fail(e) : ok())));
+        for (const f of this.journalFiles()) {
+          if (seqOf(f) <= oldSeq) fs.rmSync(path.join(this.dir, f), { force: true });
+        }
+        fsyncDir(this.dir);
+        this.counters.checkpoints++;
+      } finally {
+        if (this.inflight) await this.inflight.catch(() => {});
+        fs.closeSync(old);
+        this.checkpointing = false;
+      }
+    })().catch((err: unknown) =>
+      setImmediate(() => {
+        throw err;
+      }),
+    );
+  }
+
+  private openNew(seq: number): void {
+    this.seq = seq;
+    this.fd = fs.openSync(path.join(this.dir, `${PREFIX}${String(seq).padStart(20, '0')}.log`), 'w+');
+    this.size = 0;
+    fsyncDir(this.dir);
+  }
+
+  private journalFiles(): string[] {
+    return fs
+      .readdirSync(this.dir)
+      .filter((f) => f.startsWith(PREFIX) && f.endsWith('.log'))
+      .sort();
+  }
+
+  private recover(): void {
+    let last = 0;
+    for (const f of this.journalFiles()) {
+      last = Math.max(last, seqOf(f));
+      const buf = fs.readFileSync(path.join(this.dir, f));
+      let o = 0;
+      while (o + HEADER + BODY_HEADER <= buf.length) {
+        const len = buf.readUInt32BE(o);
+        if (len < BODY_HEADER || o + HEADER + len > buf.length) break;
+        const payload = buf.subarray(o + HEADER, o + HEADER + len);
+        if (crc32c(payload) !== buf.readUInt32BE(o + 4)) break; // torn tail: nothing after it was acknowledged
+        const group = payload.readUInt32BE(0);
+        const kind = payload[4];
+        if (kind === BARRIER) this.recovered.delete(group);
+        else if (kind === APPEND || kind === HARD_STATE) {
+          let list = this.recovered.get(group);
+          if (!list) this.recovered.set(group, (list = []));
+          const body = Buffer.from(payload.subarray(BODY_HEADER));
+          list.push({ kind: kind === APPEND ? 'append' : 'hardState', body });
+        }
+        o += HEADER + len;
+      }
+    }
+    // Old files stay until the first checkpoint; new writes go to a new file so a torn tail is never extended.
+    this.openNew(last + 1);
+  }
+}
+
+function seqOf(file: string): number {
+  return Number(file.slice(PREFIX.length, -4));
+}
+
+function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

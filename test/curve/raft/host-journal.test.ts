@@ -1,0 +1,206 @@
+// The host journal: appends of many groups made durable by one shared fsync, replayed into group files
+// that lost their unsynced tail, snapshot barriers, checkpoints, torn journal tails, shared fsyncs.
+import t from 'tap';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { bootstrapState } from '../../../src/curve/raft/bootstrap';
+import { FileStorage } from '../../../src/curve/raft/file-storage';
+import { HostJournal } from '../../../src/curve/raft/host-journal';
+import { Entry, EntryType } from '../../../src/curve/raft/types';
+
+const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'raft-journal-'));
+const entry = (index: number, term: number, data = `e${index}`): Entry => ({
+  index,
+  term,
+  type: EntryType.Normal,
+  data: new TextEncoder().encode(data),
+});
+const boot = bootstrapState([1, 2, 3]);
+const view = (es: Entry[]): string[] =>
+  es.map((e) => `${e.index}/${e.term}/${e.type}/${Buffer.from(e.data).toString()}`);
+
+/** What a power loss does to files that were never fsynced: they lose their content. */
+function loseUnsyncedSegments(groupDir: string, fromIndex: number): void {
+  for (const f of fs.readdirSync(groupDir)) {
+    if (f.startsWith('segment-') && Number(f.slice(8, -4)) >= fromIndex)
+      fs.truncateSync(path.join(groupDir, f), 0);
+  }
+}
+
+function openGroups(dir: string, n: number, opts = {}): { j: HostJournal; groups: FileStorage[] } {
+  const j = HostJournal.open(path.join(dir, 'journal'), opts);
+  const groups: FileStorage[] = [];
+  for (let g = 1; g <= n; g++)
+    groups.push(FileStorage.open(path.join(dir, `g${g}`), { journal: j, group: g }));
+  return { j, groups };
+}
+
+t.test('appends of several groups become durable with one journal fsync and are replayed', async (t) => {
+  const dir = tmp();
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  let { j, groups } = openGroups(dir, 3);
+  for (const s of groups) s.initialState(boot);
+  const synced = j.counters.syncs;
+  // New segments so that "losing the unsynced files" removes exactly the journaled appends.
+  groups[0].append([entry(4, 2, 'a'.repeat(5000)), entry(5, 2)]);
+  groups[1].append([entry(4, 3), entry(5, 3), entry(6, 3)]);
+  groups[1].append([entry(6, 4, 'conflict wins')]); // truncates 6/3
+  await Promise.all(groups.map((s) => s.syncAsync()));
+  t.equal(j.counters.syncs, synced + 1, 'one fsync for all groups');
+  for (const s of groups) s.close();
+  j.close();
+
+  // The group files never saw an fsync after bootstrap: pretend the machine lost them.
+  fs.truncateSync(
+    path.join(
+      dir,
+      'g1',
+      fs.readdirSync(path.join(dir, 'g1')).find((f) => f.startsWith('segment-'))!,
+    ),
+    0,
+  );
+  loseUnsyncedSegments(path.join(dir, 'g2'), 1);
+
+  ({ j, groups } = openGroups(dir, 3));
+  const [a, b, c] = groups.map((s) => s.initialState(boot));
+  t.same(view(a.entries).slice(3), ['4/2/0/' + 'a'.repeat(5000), '5/2/0/e5']);
+  t.same(view(b.entries).slice(3), ['4/3/0/e4', '5/3/0/e5', '6/4/0/conflict wins']);
+  t.same(view(c.entries), view(boot.entries), 'an untouched group keeps its bootstrap log');
+  t.equal(groups[1].lastIndex(), 6);
+  for (const s of groups) s.close();
+  j.close();
+});
+
+t.test('a snapshot barrier keeps replaced entries from coming back', async (t) => {
+  const dir = tmp();
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  let { j, groups } = openGroups(dir, 1);
+  const [s] = groups;
+  s.initialState(boot);
+  s.append([entry(4, 2), entry(5, 2), entry(6, 2)]);
+  await s.syncAsync();
+  // A leader's snapshot at 10 replaces the whole log; then 11 and 12 arrive.
+  s.saveSnapshot(
+    { meta: { index: 10, term: 5, confState: boot.confState }, data: new Uint8Array([1, 2]) },
+    10,
+    true,
+  );
+  s.append([entry(11, 5), entry(12, 5)]);
+  await s.syncAsync();
+  s.close();
+  j.close();
+  loseUnsyncedSegments(path.join(dir, 'g1'), 11);
+
+  ({ j, groups } = openGroups(dir, 1));
+  const init = groups[0].initialState(boot);
+  t.equal(init.snapshot?.meta.index, 10);
+  t.same(view(init.entries), ['11/5/0/e11', '12/5/0/e12'], 'only what follows the snapshot');
+  groups[0].close();
+  j.close();
+});
+
+t.test('a checkpoint fsyncs the group files and deletes old journal files', async (t) => {
+  const dir = tmp();
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  let { j, groups } = openGroups(dir, 2, { checkpointBytes: 64 << 10 });
+  for (const s of groups) s.initialState(boot);
+  j.recoveryDone();
+  const big = 'x'.repeat(4096);
+  let index = 4;
+  while (j.counters.checkpoints === 0) {
+    for (const s of groups) s.append([entry(index, 2, big)]);
+    index++;
+    await Promise.all(groups.map((s) => s.syncAsync()));
+    await new Promise((r) => setImmediate(r));
+    if (index > 500) break;
+  }
+  t.equal(j.counters.checkpoints, 1, 'checkpointed once the journal passed 64 KiB');
+  const journals = fs.readdirSync(path.join(dir, 'journal'));
+  t.equal(journals.length, 1, 'only the current journal file is left');
+  for (const s of groups) s.close();
+  j.close();
+  ({ j, groups } = openGroups(dir, 2));
+  for (const s of groups) t.equal(s.initialState(boot).entries.length, index - 1);
+  for (const s of groups) s.close();
+  j.close();
+});
+
+t.test('a torn journal tail is ignored and never extended', async (t) => {
+  const dir = tmp();
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  let { j, groups } = openGroups(dir, 1);
+  groups[0].initialState(boot);
+  groups[0].append([entry(4, 2), entry(5, 2)]);
+  await groups[0].syncAsync();
+  groups[0].close();
+  j.close();
+  const jdir = path.join(dir, 'journal');
+  const file = path.join(jdir, fs.readdirSync(jdir)[0]);
+  fs.appendFileSync(file, Buffer.from([0, 0, 0, 40, 1, 2, 3]));
+  loseUnsyncedSegments(path.join(dir, 'g1'), 1);
+
+  ({ j, groups } = openGroups(dir, 1));
+  t.same(view(groups[0].initialState(boot).entries).slice(3), ['4/2/0/e4', '5/2/0/e5']);
+  t.equal(fs.readdirSync(jdir).length, 2, 'writes continue in a new journal file');
+  groups[0].close();
+  j.close();
+});
+
+t.test('concurrent syncs share fsyncs; writes during one get the next', async (t) => {
+  const dir = tmp();
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const { j, groups } = openGroups(dir, 2);
+  for (const s of groups) s.initialState(boot);
+  const before = j.counters.syncs;
+  groups[0].append([entry(4, 2)]);
+  const p1 = groups[0].syncAsync();
+  groups[1].append([entry(4, 2)]); // written while the first fsync runs
+  const p2 = groups[1].syncAsync();
+  const p3 = groups[0].syncAsync();
+  await Promise.all([p1, p2, p3]);
+  t.equal(j.counters.syncs, before + 2);
+  await groups[0].syncAsync();
+  t.equal(j.counters.syncs, before + 2, 'nothing new written: no fsync');
+  for (const s of groups) s.close();
+  j.close();
+});
+
+t.test(
+  'term and vote changes are durable through the journal and reach the file at a checkpoint',
+  async (t) => {
+    const dir = tmp();
+    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+    let { j, groups } = openGroups(dir, 2, { checkpointBytes: 32 << 10 });
+    for (const s of groups) s.initialState(boot);
+    const hardFile = (g: number): string => path.join(dir, `g${g}`, 'hardstate');
+    const before = fs.readFileSync(hardFile(1));
+    groups[0].setHardState({ term: 7, vote: 2, commit: 3 });
+    groups[1].setHardState({ term: 4, vote: 0, commit: 3 });
+    await Promise.all(groups.map((s) => s.syncAsync()));
+    t.same(fs.readFileSync(hardFile(1)), before, 'no per-group hardstate file write on the hot path');
+    for (const s of groups) s.close();
+    j.close();
+
+    ({ j, groups } = openGroups(dir, 2, { checkpointBytes: 32 << 10 }));
+    t.same(groups[0].initialState(boot).hardState, { term: 7, vote: 2, commit: 3 });
+    t.same(groups[1].initialState(boot).hardState, { term: 4, vote: 0, commit: 3 });
+    // A checkpoint rewrites the stale hardstate files; the journal is then no longer needed for them.
+    j.recoveryDone();
+    let index = 4;
+    while (j.counters.checkpoints === 0 && index < 200) {
+      groups[0].append([entry(index++, 7, 'y'.repeat(4096))]);
+      await groups[0].syncAsync();
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    while (fs.readdirSync(path.join(dir, 'journal')).length > 1) await new Promise((r) => setTimeout(r, 5));
+    for (const s of groups) s.close();
+    j.close();
+    fs.rmSync(path.join(dir, 'journal'), { recursive: true });
+    ({ j, groups } = openGroups(dir, 2));
+    t.same(groups[0].initialState(boot).hardState.term, 7);
+    t.same(groups[1].initialState(boot).hardState.term, 4, 'from the file alone');
+    for (const s of groups) s.close();
+    j.close();
+  },
+);
