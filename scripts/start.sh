@@ -1,67 +1,48 @@
 #!/usr/bin/env bash
-# What `npm start` runs (until the Curve stack lands): our tgtd in the foreground on 127.0.0.1,
-# with one demo target whose LUN 1 is a 1 GiB sparse file.
-#   env: PORT (default 3260), DEMO_DIR (default /var/lib/curve-tgt),
-#        CONTROL_PORT (default 0, as tgt), TGT_IPC_SOCKET (default /var/run/tgtd/socket)
+# What `npm start` runs: the whole system on this machine in the foreground (src/bin/curve-cluster.ts):
+# an MDS, 3 chunkservers in 3 zones and tgtd exporting the Curve volume /vol0 as
+# iqn.2026-11.io.curve:vol0 LUN 1 on 127.0.0.1:3260. Data in ./data, kept across restarts.
+# Options pass through: npm start -- --port 3270 --data-dir /tmp/c1 --size 20GiB (see docs/cluster.md).
+#   env: PORT sets the default iSCSI port (as before; --port wins).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-PORT=${PORT:-3260}
-CONTROL_PORT=${CONTROL_PORT:-0}
-DEMO_DIR=${DEMO_DIR:-/var/lib/curve-tgt}
-IQN=iqn.2026-11.io.curve:demo
-SOCKET="${TGT_IPC_SOCKET:-/var/run/tgtd/socket}.${CONTROL_PORT}"
 
 # Install dependencies on a fresh checkout.
 [ -d node_modules ] || npm ci
 
 # Build when dist is missing or older than any source.
-if [ ! -f dist/src/bin/tgtd.js ] || [ ! -f dist/src/bin/tgtadm.js ] ||
-  [ -n "$(find src -name '*.ts' -newer dist/src/bin/tgtd.js -print -quit)" ]; then
+LAUNCHER=dist/src/bin/curve-cluster.js
+if [ ! -f "$LAUNCHER" ] || [ ! -f dist/src/bin/tgtd.js ] ||
+  [ -n "$(find src proto -newer "$LAUNCHER" \( -name '*.ts' -o -name '*.proto' \) -print -quit 2>/dev/null)" ]; then
   npm run build
 fi
 
-if (exec 3<>"/dev/tcp/127.0.0.1/${PORT}") 2>/dev/null; then
-  echo "port ${PORT} on 127.0.0.1 is already in use (Debian's system tgt listens on 3260)." >&2
-  echo "Stop that service or choose another port: PORT=3261 npm start" >&2
+# The iSCSI port: --port N / --port=N from the arguments, else $PORT, else 3260.
+port=${PORT:-3260}
+port_args=(--port "$port")
+listen=127.0.0.1
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[$i]}" in
+  --port)
+    port=${args[$((i + 1))]:-$port}
+    port_args=()
+    ;;
+  --port=*)
+    port=${args[$i]#--port=}
+    port_args=()
+    ;;
+  --listen) listen=${args[$((i + 1))]:-$listen} ;;
+  --listen=*) listen=${args[$i]#--listen=} ;;
+  esac
+done
+probe=$listen
+[ "$probe" = 0.0.0.0 ] && probe=127.0.0.1
+if (exec 3<>"/dev/tcp/${probe}/${port}") 2>/dev/null; then
+  echo "port ${port} on ${probe} is already in use (Debian's system tgt listens on 3260)." >&2
+  echo "Stop that service or choose another port: npm start -- --port 3270" >&2
   exit 1
 fi
-if [ -S "$SOCKET" ] && node -e "require('net').connect(process.argv[1]).on('connect',()=>process.exit(0)).on('error',()=>process.exit(1))" "$SOCKET"; then
-  echo "management socket ${SOCKET} is in use by another tgtd; choose another: CONTROL_PORT=1 npm start" >&2
-  exit 1
-fi
 
-if ! mkdir -p "$DEMO_DIR" "$(dirname "$SOCKET")" 2>/dev/null; then
-  echo "cannot create ${DEMO_DIR} or $(dirname "$SOCKET"); run as root or set DEMO_DIR and TGT_IPC_SOCKET" >&2
-  exit 1
-fi
-IMG="${DEMO_DIR}/demo.img"
-[ -f "$IMG" ] || truncate -s 1G "$IMG"
-
-admin() { node dist/src/bin/tgtadm.js -C "$CONTROL_PORT" --lld iscsi "$@"; }
-
-# Configure from the background once the daemon's management socket is up; the daemon itself
-# replaces this shell below (same PID), so a failed configuration stops it.
-daemon_pid=$$
-(
-  for _ in $(seq 1 300); do
-    [ -S "$SOCKET" ] && break
-    sleep 0.1
-  done
-  if admin --op new --mode target --tid 1 -T "$IQN" &&
-    admin --op new --mode logicalunit --tid 1 --lun 1 -E rdwr -b "$IMG" &&
-    admin --op bind --mode target --tid 1 -I ALL; then
-    cat <<MSG
-tgtd is serving ${IQN} (LUN 1: ${IMG}) on 127.0.0.1:${PORT}. Connect with
-  open-iscsi: iscsiadm -m discovery -t st -p 127.0.0.1:${PORT}
-              iscsiadm -m node -T ${IQN} -p 127.0.0.1:${PORT} --login
-  libiscsi:   iscsi-inq iscsi://127.0.0.1:${PORT}/${IQN}/1
-Stop with Ctrl-C.
-MSG
-  else
-    echo "configuring the demo target failed; stopping tgtd" >&2
-    kill -TERM "$daemon_pid"
-  fi
-) &
-
-exec node dist/src/bin/tgtd.js -f -C "$CONTROL_PORT" --iscsi "portal=127.0.0.1:${PORT}"
+# The launcher replaces this shell (same PID), so Ctrl-C and SIGTERM reach it directly.
+exec node "$LAUNCHER" "${port_args[@]}" "$@"
