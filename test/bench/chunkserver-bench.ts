@@ -1,6 +1,7 @@
 // Chunkserver benchmark: 3 curve-chunkserver processes on loopback, one copyset and then 64 copysets;
 // 4 KiB random writes and reads at QD 1/32/128, 64 KiB and 1 MiB sequential writes. Prints IOPS, MB/s and
 // p50/p99 latency.   node dist/test/bench/chunkserver-bench.js [--quick] [--json] [--seconds N]
+//   [--layout 1|64] (only that many copysets) [--test randwrite|randread|seqwrite] (only that kind)
 import * as fs from 'node:fs';
 import {
   ChunkClient,
@@ -21,6 +22,12 @@ const quick = argv.includes('--quick');
 const json = argv.includes('--json');
 const secIdx = argv.indexOf('--seconds');
 const SECONDS = secIdx >= 0 ? Number(argv[secIdx + 1]) : quick ? 1.5 : 4;
+const optionValue = (name: string): string | undefined => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const onlyLayout = optionValue('--layout');
+const onlyTest = optionValue('--test');
 const CHUNK = 4 << 20;
 const CHUNKS_PER_COPYSET = 4;
 
@@ -110,10 +117,11 @@ async function main(): Promise<void> {
   const client = new ChunkClient(eps, 10_000);
   const rows: Row[] = [];
   try {
-    const layouts: [string, number, number[]][] = [
+    const allLayouts: [string, number, number[]][] = [
       ['1 copyset', 1, [1]],
       ['64 copysets', 2, Array.from({ length: 64 }, (_, i) => i + 1)],
     ];
+    const layouts = allLayouts.filter(([, , cs]) => !onlyLayout || String(cs.length) === onlyLayout);
     for (const [layout, pool, copysets] of layouts) {
       for (const c of copysets) await createCopyset(eps, pool, c);
       for (const c of copysets) await waitLeader(eps, pool, c, 20_000);
@@ -123,12 +131,13 @@ async function main(): Promise<void> {
           await client.write({ pool, copyset: c, chunkId: c * 100 + k }, 0, Buffer.alloc(4096, 1));
         }
       }
-      const tests: [string, 'randwrite' | 'randread' | 'seqwrite', number, number[]][] = [
+      const allTests: [string, 'randwrite' | 'randread' | 'seqwrite', number, number[]][] = [
         ['4K randwrite', 'randwrite', 4096, [1, 32, 128]],
         ['4K randread', 'randread', 4096, [1, 32, 128]],
         ['64K seqwrite', 'seqwrite', 64 << 10, [8]],
         ['1M seqwrite', 'seqwrite', 1 << 20, [4]],
       ];
+      const tests = allTests.filter(([, kind]) => !onlyTest || kind === onlyTest);
       for (const [test, kind, size, qds] of tests) {
         for (const qd of qds) {
           const r = await run(client, copysets, pool, kind, size, qd);

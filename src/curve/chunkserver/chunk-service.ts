@@ -67,6 +67,12 @@ export interface ChunkServiceOptions {
 
 type Reply = RpcReply<Record<string, unknown>>;
 
+/** One method's labelled metric children, looked up once instead of hashing labels on every request. */
+interface MethodMetrics {
+  latency: { observe(v: number): void };
+  byStatus: Map<number, { inc(): void }>;
+}
+
 function fail(status: ChunkOpStatus, extra: Partial<ChunkResponseMsg> = {}): Reply {
   return { response: { status, ...extra } };
 }
@@ -76,6 +82,9 @@ export class ChunkService {
   /** Per-file epoch for fencing stale writers (set by UpdateEpoch and by newer writes). */
   private readonly epochs = new Map<number, number>();
   private readonly metrics = chunkserverMetrics();
+  private readonly perMethod = new Map<string, MethodMetrics>();
+  private readonly readBytes = this.metrics.bytes.labels({ method: 'read' });
+  private readonly writeBytes = this.metrics.bytes.labels({ method: 'write' });
 
   constructor(private readonly opts: ChunkServiceOptions) {}
 
@@ -131,28 +140,43 @@ export class ChunkService {
     return ChunkOpStatus.SUCCESS;
   }
 
+  private methodMetrics(method: string): MethodMetrics {
+    let mm = this.perMethod.get(method);
+    if (!mm) {
+      mm = { latency: this.metrics.latency.labels({ method }), byStatus: new Map() };
+      this.perMethod.set(method, mm);
+    }
+    return mm;
+  }
+
+  private count(mm: MethodMetrics, method: string, status: number): void {
+    let c = mm.byStatus.get(status);
+    if (!c) mm.byStatus.set(status, (c = this.metrics.requests.labels({ method, status })));
+    c.inc();
+  }
+
   private async guarded(method: string, fn: () => Promise<Reply>): Promise<Reply> {
-    const m = this.metrics;
+    const mm = this.methodMetrics(method);
     if (this.inflight >= this.opts.maxInflight) {
-      m.requests.inc({ method, status: ChunkOpStatus.OVERLOAD });
+      this.count(mm, method, ChunkOpStatus.OVERLOAD);
       return { response: { status: ChunkOpStatus.OVERLOAD } };
     }
     this.inflight++;
-    m.inflight.inc();
-    const end = m.latency.startTimer({ method });
+    this.metrics.inflight.inc();
+    const started = performance.now();
     try {
       const r = await fn();
-      m.requests.inc({ method, status: (r.response.status as number) ?? 0 });
+      this.count(mm, method, (r.response.status as number) ?? 0);
       return r;
     } catch (err) {
       const status = err instanceof NotLeaderError ? ChunkOpStatus.REDIRECTED : statusOfError(err);
       if (status === ChunkOpStatus.FAILURE_UNKNOWN) log.warn('request failed', { method, err: err as Error });
-      m.requests.inc({ method, status });
+      this.count(mm, method, status);
       return { response: { status } };
     } finally {
-      end();
+      mm.latency.observe((performance.now() - started) / 1000);
       this.inflight--;
-      m.inflight.dec();
+      this.metrics.inflight.dec();
     }
   }
 
@@ -213,7 +237,7 @@ export class ChunkService {
       location: '',
       data,
     });
-    if (r.response.status === ChunkOpStatus.SUCCESS) this.metrics.bytes.inc({ method: 'write' }, data.length);
+    if (r.response.status === ChunkOpStatus.SUCCESS) this.writeBytes.inc(data.length);
     return r;
   }
 
@@ -274,7 +298,7 @@ export class ChunkService {
       const data = snapshot
         ? await node.datastore.readSnapshotChunk(req.chunkId, req.sn, req.offset, req.size)
         : await node.datastore.readChunk(req.chunkId, req.offset, req.size);
-      this.metrics.bytes.inc({ method: 'read' }, data.length);
+      this.readBytes.inc(data.length);
       return { response: { status: 0, appliedIndex: node.appliedIndex }, attachment: data };
     } catch (err) {
       const status = statusOfError(err);

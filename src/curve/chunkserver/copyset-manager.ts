@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createLogger } from '../../common/log';
+import type { HostJournal } from '../raft/host-journal';
 import type { MultiRaftHost } from '../raft/multi-raft-host';
 import type { ChunkFilePool } from './chunk-file-pool';
 import { copysetName, groupIdOf, validCopysetKey } from './copyset-id';
@@ -26,6 +27,8 @@ export interface CopysetManagerOptions {
   snapshotRetainEntries: number;
   raftSegmentBytes: number;
   snapshotThrottleBytesPerSec: number;
+  /** Shared Raft journal of this chunkserver (one fdatasync per flush for all copysets). */
+  journal?: HostJournal;
 }
 
 export type CreateOutcome = 'created' | 'exists' | 'conflict';
@@ -114,6 +117,7 @@ export class CopysetManager {
       snapshotRetainEntries: o.snapshotRetainEntries,
       raftSegmentBytes: o.raftSegmentBytes,
       snapshotThrottleBytesPerSec: o.snapshotThrottleBytesPerSec,
+      journal: o.journal,
     });
     this.nodes.set(node.group, node);
     return node;

@@ -14,6 +14,7 @@ import { createLogger, type Logger } from '../../common/log';
 import { bootstrapState, joiningState } from '../raft/bootstrap';
 import { decodeConfChange } from '../raft/conf-change';
 import { FileStorage } from '../raft/file-storage';
+import type { HostJournal } from '../raft/host-journal';
 import type { MultiRaftHost } from '../raft/multi-raft-host';
 import type { RaftCore } from '../raft/raft-core';
 import { EntryType, type Entry, type Snapshot } from '../raft/types';
@@ -45,6 +46,11 @@ export interface CopysetNodeOptions {
   /** Entries kept in the log below a snapshot for followers slightly behind. */
   snapshotRetainEntries: number;
   raftSegmentBytes: number;
+  /**
+   * The host's shared Raft journal: this group's appends become durable with the one fdatasync that
+   * covers every group's (else each group's log files are fsynced on their own).
+   */
+  journal?: HostJournal;
   /** Snapshot install copy rate limit (bytes/s, 0: unlimited). */
   snapshotThrottleBytesPerSec: number;
   /** Piece size of snapshot copies. */
@@ -125,7 +131,10 @@ export class CopysetNode {
       writeChecksummedJson(metaFile, meta);
     }
     const datastore = await ChunkDataStore.open({ dir: path.join(opts.dir, 'data'), pool: opts.pool });
-    const storage = FileStorage.open(path.join(opts.dir, 'raft'), { segmentBytes: opts.raftSegmentBytes });
+    const storage = FileStorage.open(path.join(opts.dir, 'raft'), {
+      segmentBytes: opts.raftSegmentBytes,
+      ...(opts.journal ? { journal: opts.journal, group: groupIdOf(opts.logicPoolId, opts.copysetId) } : {}),
+    });
     const node = new CopysetNode(opts, datastore, storage, meta);
     if (storage.recovery.truncatedBytes > 0) {
       // A torn or corrupt record: it and everything after it were cut; the leader re-replicates them.
@@ -222,10 +231,16 @@ export class CopysetNode {
     return new Promise((resolve, reject) => this.appliedWaiters.push({ index, resolve, reject }));
   }
 
-  /** Linearizable read point: the leader's lease (or a ReadIndex round), then local apply. */
-  async readBarrier(): Promise<void> {
-    const index = await this.opts.host.read(this.group, 'lease');
-    await this.waitApplied(index);
+  /**
+   * Linearizable read point: the leader's lease (or a ReadIndex round), then local apply. While the lease
+   * holds this is what `host.read(group, 'lease')` would answer (the commit index), taken synchronously:
+   * no host flush, no promise round through the Raft loop. A quiesced group's lease clock stood still, so
+   * it (and an expired lease) goes through the host, which confirms leadership with a heartbeat round.
+   */
+  readBarrier(): Promise<void> {
+    const core = this.core;
+    if (!this.opts.host.isQuiet(this.group) && core.leaseValid()) return this.waitApplied(core.log.committed);
+    return this.opts.host.read(this.group, 'lease').then((index) => this.waitApplied(index));
   }
 
   // ---- state machine ----
@@ -568,6 +583,8 @@ export class CopysetNode {
 
   async close(): Promise<void> {
     this.closed = true;
+    // A deleted copyset's journal records must not be replayed into a later copyset with the same id.
+    if (this.deleted) this.opts.journal?.barrier(this.group);
     for (const w of this.appliedWaiters) w.reject(new Error('copyset closed'));
     this.appliedWaiters = [];
     await Promise.allSettled([...this.inflight]);

@@ -309,9 +309,12 @@ export class RpcServer {
     this.maxCalls = opts.maxInFlightPerConnection ?? 256;
     this.maxBytes = opts.maxInFlightBytesPerConnection ?? 64 << 20;
     this.limits = opts.limits ?? DEFAULT_FRAME_LIMITS;
-    this.server = net.createServer((socket) => {
-      this.connections.add(new ServerConnection(socket, this, this.maxCalls, this.maxBytes, this.limits));
-    });
+    this.server = net.createServer((socket) => this.accept(socket));
+  }
+
+  /** Serves an already connected socket (one handed over by a port multiplexer, say). */
+  accept(socket: net.Socket): void {
+    this.connections.add(new ServerConnection(socket, this, this.maxCalls, this.maxBytes, this.limits));
   }
 
   handle<Req, Res>(method: RpcMethod<Req, Res>, handler: RpcHandler<Req, Res>): this {
