@@ -1,8 +1,10 @@
 // One iSCSI TCP connection: frames PDUs off the socket, runs the login phase, then hands full-feature
-// PDUs to its session. Output is batched: PDUs queued in one tick leave in one writev (cork/uncork).
+// PDUs to its session. Output is batched: PDUs queued in one event-loop turn leave in one writev
+// (cork, uncork from setImmediate: completions of several backend I/Os in one poll phase share a syscall).
 import type * as net from 'node:net';
 import type { Logger } from '../common/log';
 import { ByteBudget } from './byte-budget';
+import type { DataBufferPool } from './data-buffer-pool';
 import { connectionsGauge, loginsTotal, rejectsTotal } from './iscsi-metrics';
 import { LoginNegotiator } from './login';
 import type { OperationalParams } from './negotiation';
@@ -19,6 +21,8 @@ export interface ConnectionContext {
   directory: IscsiTargetDirectory;
   sessions: SessionTable;
   budget: ByteBudget;
+  /** Write-data buffers reused across commands. */
+  buffers: DataBufferPool;
   log: Logger;
   /** Queue depth offered per session (MaxCmdSN - ExpCmdSN + 1). */
   cmdWindow: number;
@@ -29,6 +33,8 @@ export interface ConnectionContext {
 const LOGIN_MAX_DATA = 8192;
 /** Pause reading the socket while this much output is waiting (bounds memory under a slow reader). */
 const OUTPUT_HIGH_WATER = 8 * 1024 * 1024;
+/** Output pieces smaller than this are copied together into one buffer before writing. */
+const PACK_BELOW = 16 * 1024;
 /** Login text accumulated across C-bit PDUs is capped (RFC 7143 6.1: 64 KiB is generous). */
 const MAX_LOGIN_TEXT = 64 * 1024;
 
@@ -47,8 +53,12 @@ export class Connection {
   /** What the initiator accepts per Data-In / text PDU (its declared MaxRecvDataSegmentLength). */
   maxSendData = LOGIN_MAX_DATA;
   log: Logger;
+  /** A write's EDTL-sized buffer the parser is receiving its immediate data into (Session.placeData). */
+  placedImmediate: Buffer | undefined;
 
-  private corked = false;
+  /** Encoded PDUs waiting for the end of this event-loop turn (see flush). */
+  private out: Buffer[] = [];
+  private flushQueued = false;
   private loginNeg: LoginNegotiator | undefined;
   private loginIsid: Buffer | undefined;
   private loginTsih = 0;
@@ -59,7 +69,10 @@ export class Connection {
   private nopTimer: NodeJS.Timeout | undefined;
   private nopOutstanding = 0;
   private nopTtt = 1;
-  private readPaused = false;
+  /** Reading stops while too much output waits, or while the data budget is over its limit. */
+  private outputPaused = false;
+  private budgetPaused = false;
+  private budgetWatch = false;
   private readonly onEvent = (ev: ParseEvent): void => this.handleEvent(ev);
 
   constructor(
@@ -70,7 +83,11 @@ export class Connection {
     this.remoteAddress = normalizeAddress(socket.remoteAddress ?? '');
     this.remotePort = socket.remotePort ?? 0;
     this.log = ctx.log.child({ conn: this.id, peer: `${this.remoteAddress}:${this.remotePort}` });
-    this.parser = new PduParser({ maxDataSegmentLength: LOGIN_MAX_DATA, headerDigest: false, dataDigest: false });
+    this.parser = new PduParser({
+      maxDataSegmentLength: LOGIN_MAX_DATA,
+      headerDigest: false,
+      dataDigest: false,
+    });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.log.debug('socket error', { err }));
@@ -91,7 +108,30 @@ export class Connection {
       // A bug must cost one connection, never the daemon.
       this.log.error('connection failed', { err: (err as Error).stack });
       this.close();
+      return;
     }
+    // Bounded memory: stop taking new commands (and their unasked data) while the budget is exceeded.
+    const session = this.session;
+    if (!this.budgetPaused && session && this.ctx.budget.overLimit() && session.canPauseForBudget()) {
+      this.budgetPaused = true;
+      this.socket.pause();
+      if (!this.budgetWatch) {
+        this.budgetWatch = true;
+        this.ctx.budget.whenUnderLimit(this.budgetRelief);
+      }
+    }
+  }
+
+  private readonly budgetRelief = (): void => {
+    this.budgetWatch = false;
+    this.resumeForData();
+  };
+
+  /** The session asked for data (R2T): it must be able to arrive even while the budget is exceeded. */
+  resumeForData(): void {
+    if (!this.budgetPaused) return;
+    this.budgetPaused = false;
+    if (!this.outputPaused && this.phase !== 'closed') this.socket.resume();
   }
 
   private handleEvent(ev: ParseEvent): void {
@@ -155,7 +195,12 @@ export class Connection {
     }
     if (pdu.data.length > 0) this.loginText.push(Buffer.from(pdu.data));
     if (pdu.continue) {
-      this.sendLoginResponse(pdu, { transit: false, csg: pdu.csg, nsg: pdu.nsg, data: Buffer.alloc(0) }, 0, 0);
+      this.sendLoginResponse(
+        pdu,
+        { transit: false, csg: pdu.csg, nsg: pdu.nsg, data: Buffer.alloc(0) },
+        0,
+        0,
+      );
       return;
     }
     // The initiator asks for more of a response we split (empty request, C=0).
@@ -171,7 +216,12 @@ export class Connection {
       this.failLogin(pdu, 0x02, 0x00, `malformed login text: ${parsed.error}`);
       return;
     }
-    const out = this.loginNeg!.step({ csg: pdu.csg, nsg: pdu.nsg, transit: pdu.transit, pairs: parsed.pairs });
+    const out = this.loginNeg!.step({
+      csg: pdu.csg,
+      nsg: pdu.nsg,
+      transit: pdu.transit,
+      pairs: parsed.pairs,
+    });
     if (out.statusClass !== 0) {
       this.failLogin(pdu, out.statusClass, out.statusDetail, 'login refused', encodeTextKeys(out.pairs));
       return;
@@ -213,7 +263,11 @@ export class Connection {
     );
   }
 
-  private completeLogin(pdu: LoginRequest, text: Buffer, out: { transit: boolean; csg: number; nsg: number }): void {
+  private completeLogin(
+    pdu: LoginRequest,
+    text: Buffer,
+    out: { transit: boolean; csg: number; nsg: number },
+  ): void {
     const result = this.loginNeg!.result();
     const sessions = this.ctx.sessions;
     let session: Session;
@@ -264,6 +318,7 @@ export class Connection {
       maxDataSegmentLength: p.targetMaxRecvDataSegmentLength,
     });
     this.phase = 'ffp';
+    if (session.type === 'Normal') this.parser.setDataPlacer((bhs, n) => session.placeData(this, bhs, n));
     session.addConnection(this);
     loginsTotal.inc({ result: 'success' });
     this.log.info('login complete', {
@@ -279,7 +334,12 @@ export class Connection {
     const code = ((cls << 8) | detail).toString(16).padStart(4, '0');
     loginsTotal.inc({ result: code });
     this.log.warn('login failed', { status: code, why });
-    this.sendLoginResponse(pdu, { transit: false, csg: pdu.csg, nsg: pdu.nsg, data: text ?? Buffer.alloc(0) }, cls, detail);
+    this.sendLoginResponse(
+      pdu,
+      { transit: false, csg: pdu.csg, nsg: pdu.nsg, data: text ?? Buffer.alloc(0) },
+      cls,
+      detail,
+    );
     this.closeAfterFlush();
   }
 
@@ -321,32 +381,57 @@ export class Connection {
     return s;
   }
 
-  /** Queue one PDU; everything queued in this tick leaves in one writev. */
+  /** Queue one PDU; everything queued in this event-loop turn leaves in one writev. */
   send(pdu: TargetPdu): void {
     if (this.phase === 'closed') return;
     const parts = encodePdu(pdu, this.encodeOpts);
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(this.uncork);
-    }
-    for (let i = 0; i < parts.length; i++) this.socket.write(parts[i]);
-    if (!this.readPaused && this.socket.writableLength > OUTPUT_HIGH_WATER) {
-      this.readPaused = true;
-      this.socket.pause();
+    for (let i = 0; i < parts.length; i++) this.out.push(parts[i]);
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      setImmediate(this.flush);
     }
   }
 
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
+  /**
+   * Hand the turn's output to the socket in one writev. Small pieces (headers, short data) are packed into
+   * one buffer first: one write() per response costs more than copying a few dozen bytes.
+   */
+  private readonly flush = (): void => {
+    this.flushQueued = false;
+    const out = this.out;
+    if (out.length === 0) return;
+    this.out = [];
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    socket.cork();
+    for (let i = 0; i < out.length;) {
+      if (out[i].length >= PACK_BELOW) {
+        socket.write(out[i++]);
+        continue;
+      }
+      let j = i;
+      let bytes = 0;
+      while (j < out.length && out[j].length < PACK_BELOW) bytes += out[j++].length;
+      if (j - i === 1) {
+        socket.write(out[i]);
+      } else {
+        const packed = Buffer.allocUnsafe(bytes);
+        for (let at = 0; i < j; i++) at += out[i].copy(packed, at);
+        socket.write(packed);
+      }
+      i = j;
+    }
+    socket.uncork();
+    if (!this.outputPaused && socket.writableLength > OUTPUT_HIGH_WATER) {
+      this.outputPaused = true;
+      socket.pause();
+    }
   };
 
   private resumeReading(): void {
-    if (this.readPaused && this.phase !== 'closed') {
-      this.readPaused = false;
-      this.socket.resume();
-    }
+    if (!this.outputPaused) return;
+    this.outputPaused = false;
+    if (!this.budgetPaused && this.phase !== 'closed') this.socket.resume();
   }
 
   sendReject(reason: number, header: Buffer): void {
@@ -375,7 +460,9 @@ export class Connection {
     this.nopTimer = setInterval(() => {
       const limit = target.nopCount();
       if (limit > 0 && this.nopOutstanding >= limit) {
-        this.log.warn('initiator stopped answering NOP-In pings; dropping connection', { missed: this.nopOutstanding });
+        this.log.warn('initiator stopped answering NOP-In pings; dropping connection', {
+          missed: this.nopOutstanding,
+        });
         this.close();
         return;
       }
@@ -410,7 +497,10 @@ export class Connection {
     this.phase = 'closed';
     clearTimeout(this.loginTimer);
     clearInterval(this.nopTimer);
-    process.nextTick(() => this.socket.end());
+    process.nextTick(() => {
+      this.flush();
+      this.socket.end();
+    });
     // A peer that never reads must not keep us waiting forever.
     setTimeout(() => this.socket.destroy(), 5000).unref();
   }

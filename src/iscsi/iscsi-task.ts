@@ -2,6 +2,7 @@
 // bursts) and its lifecycle. The session drives it; this file holds the bookkeeping only.
 import type { ScsiTask } from '../scsi/scsi-types';
 import type { Connection } from './connection';
+import type { DataBufferPool } from './data-buffer-pool';
 import type { ScsiCommand } from './pdu-types';
 
 export interface OutstandingR2T {
@@ -35,6 +36,8 @@ export class IscsiTask {
   dataSN = 0;
   /** Bytes charged to the data budget (released on completion). */
   charged = 0;
+  /** Immediate data counted as held by the data budget until it moves into `buf`. */
+  held = 0;
   /** Budget waiter, when the task waits for buffer space. */
   budgetWaiter: (() => void) | undefined;
   private settleWaiters: Array<() => void> = [];
@@ -73,13 +76,26 @@ export class IscsiTask {
   }
 
   /** Make sure the whole EDTL buffer exists, moving immediate data into it. */
-  ensureBuffer(): Buffer {
+  ensureBuffer(pool: DataBufferPool): Buffer {
     if (!this.buf) {
-      this.buf = Buffer.allocUnsafe(this.edtl);
+      this.buf = pool.take(this.edtl);
       if (this.immediate) this.immediate.copy(this.buf, 0);
       this.immediate = undefined;
     }
     return this.buf;
+  }
+
+  /** Take over an EDTL-sized buffer whose start already holds the immediate data (received in place). */
+  adoptBuffer(buf: Buffer): void {
+    this.buf = buf;
+    this.immediate = undefined;
+  }
+
+  /** The outstanding R2T with this Target Transfer Tag. */
+  r2tFor(ttt: number): OutstandingR2T | undefined {
+    const r2ts = this.r2ts;
+    for (let i = 0; i < r2ts.length; i++) if (r2ts[i].ttt === ttt) return r2ts[i];
+    return undefined;
   }
 
   /** The data-out as the SCSI layer should see it. */

@@ -100,6 +100,22 @@ export function decodePdu(bhs: Buffer, ahs: Buffer | undefined, data: Buffer): P
   return pdu;
 }
 
+// A session talks to few LUNs: remember the last LUN field seen, so the common case builds no BigInt.
+let lastLunHi = 0;
+let lastLunLo = 0;
+let lastLun = 0n;
+
+function readLun(b: Buffer): bigint {
+  const hi = b.readUInt32BE(8);
+  const lo = b.readUInt32BE(12);
+  if (hi !== lastLunHi || lo !== lastLunLo) {
+    lastLun = b.readBigUInt64BE(8);
+    lastLunHi = hi;
+    lastLunLo = lo;
+  }
+  return lastLun;
+}
+
 function decodeBhs(b: Buffer, ahs: Buffer | undefined, data: Buffer): Pdu {
   const opcode = b[0] & 0x3f;
   const immediate = (b[0] & IMMEDIATE) !== 0;
@@ -112,7 +128,7 @@ function decodeBhs(b: Buffer, ahs: Buffer | undefined, data: Buffer): Pdu {
         immediate,
         itt,
         data,
-        lun: b.readBigUInt64BE(8),
+        lun: readLun(b),
         ttt: b.readUInt32BE(20),
         cmdSN: b.readUInt32BE(24),
         expStatSN: b.readUInt32BE(28),
@@ -126,7 +142,7 @@ function decodeBhs(b: Buffer, ahs: Buffer | undefined, data: Buffer): Pdu {
         itt,
         data,
         function: flags & 0x7f,
-        lun: b.readBigUInt64BE(8),
+        lun: readLun(b),
         referencedTaskTag: b.readUInt32BE(20),
         cmdSN: b.readUInt32BE(24),
         expStatSN: b.readUInt32BE(28),
@@ -159,7 +175,7 @@ function decodeBhs(b: Buffer, ahs: Buffer | undefined, data: Buffer): Pdu {
         data,
         final: (flags & F) !== 0,
         continue: (flags & C) !== 0,
-        lun: b.readBigUInt64BE(8),
+        lun: readLun(b),
         ttt: b.readUInt32BE(20),
         cmdSN: b.readUInt32BE(24),
         expStatSN: b.readUInt32BE(28),
@@ -171,7 +187,7 @@ function decodeBhs(b: Buffer, ahs: Buffer | undefined, data: Buffer): Pdu {
         itt,
         data,
         final: (flags & F) !== 0,
-        lun: b.readBigUInt64BE(8),
+        lun: readLun(b),
         ttt: b.readUInt32BE(20),
         expStatSN: b.readUInt32BE(28),
         dataSN: b.readUInt32BE(36),
@@ -195,7 +211,7 @@ function decodeBhs(b: Buffer, ahs: Buffer | undefined, data: Buffer): Pdu {
         itt,
         data,
         type: flags & 0x0f,
-        lun: b.readBigUInt64BE(8),
+        lun: readLun(b),
         ttt: b.readUInt32BE(20),
         expStatSN: b.readUInt32BE(28),
         begRun: b.readUInt32BE(40),
@@ -207,7 +223,7 @@ function decodeBhs(b: Buffer, ahs: Buffer | undefined, data: Buffer): Pdu {
         immediate,
         itt,
         data,
-        lun: b.readBigUInt64BE(8),
+        lun: readLun(b),
         ttt: b.readUInt32BE(20),
         statSN: b.readUInt32BE(24),
         expCmdSN: b.readUInt32BE(28),
@@ -272,7 +288,7 @@ function decodeBhs(b: Buffer, ahs: Buffer | undefined, data: Buffer): Pdu {
         data,
         final: (flags & F) !== 0,
         continue: (flags & C) !== 0,
-        lun: b.readBigUInt64BE(8),
+        lun: readLun(b),
         ttt: b.readUInt32BE(20),
         statSN: b.readUInt32BE(24),
         expCmdSN: b.readUInt32BE(28),
@@ -290,7 +306,7 @@ function decodeBhs(b: Buffer, ahs: Buffer | undefined, data: Buffer): Pdu {
         underflow: (flags & UNDERFLOW) !== 0,
         hasStatus: (flags & STATUS) !== 0,
         status: b[3],
-        lun: b.readBigUInt64BE(8),
+        lun: readLun(b),
         ttt: b.readUInt32BE(20),
         statSN: b.readUInt32BE(24),
         expCmdSN: b.readUInt32BE(28),
@@ -318,7 +334,7 @@ function decodeBhs(b: Buffer, ahs: Buffer | undefined, data: Buffer): Pdu {
         immediate,
         itt,
         data,
-        lun: b.readBigUInt64BE(8),
+        lun: readLun(b),
         ttt: b.readUInt32BE(20),
         statSN: b.readUInt32BE(24),
         expCmdSN: b.readUInt32BE(28),
@@ -333,7 +349,7 @@ function decodeBhs(b: Buffer, ahs: Buffer | undefined, data: Buffer): Pdu {
         immediate,
         itt,
         data,
-        lun: b.readBigUInt64BE(8),
+        lun: readLun(b),
         statSN: b.readUInt32BE(24),
         expCmdSN: b.readUInt32BE(28),
         maxCmdSN: b.readUInt32BE(32),
@@ -380,7 +396,7 @@ function decodeScsiCommand(
     read: (flags & R) !== 0,
     write: (flags & W) !== 0,
     attr: flags & 0x07,
-    lun: b.readBigUInt64BE(8),
+    lun: readLun(b),
     expectedDataTransferLength: b.readUInt32BE(20),
     cmdSN: b.readUInt32BE(24),
     expStatSN: b.readUInt32BE(28),
@@ -514,8 +530,19 @@ function writeAhs(pdu: Pdu, h: Buffer): void {
   }
 }
 
+let lastWrittenLun = 0n;
+let lastWrittenHi = 0;
+let lastWrittenLo = 0;
+
 function writeLun(h: Buffer, lun: bigint): void {
-  h.writeBigUInt64BE(BigInt.asUintN(64, lun), 8);
+  if (lun !== lastWrittenLun) {
+    const u = BigInt.asUintN(64, lun);
+    lastWrittenHi = Number(u >> 32n);
+    lastWrittenLo = Number(u & 0xffffffffn);
+    lastWrittenLun = lun;
+  }
+  h.writeUInt32BE(lastWrittenHi, 8);
+  h.writeUInt32BE(lastWrittenLo, 12);
 }
 
 /** Write the opcode-specific BHS fields into a zeroed header (bytes 4..7 are written by the caller). */
@@ -773,6 +800,17 @@ const LOW_48_BITS = 0xffffffffffffn;
  * space addressing (01b). Anything else (other methods, a nonzero bus, second-level addressing) gives -1.
  */
 export function lunToNumber(lun: bigint): number {
+  if (lun === lastLunField) return lastLunNumber; // per-command path: skip the BigInt arithmetic
+  const n = lunFieldToNumber(lun);
+  lastLunField = lun;
+  lastLunNumber = n;
+  return n;
+}
+
+let lastLunField = 0n;
+let lastLunNumber = 0;
+
+function lunFieldToNumber(lun: bigint): number {
   if ((lun & LOW_48_BITS) !== 0n || lun < 0n || lun > 0xffffffffffffffffn) return -1;
   const first = Number(lun >> 48n);
   switch (first >>> 14) {

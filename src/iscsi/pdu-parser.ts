@@ -2,9 +2,10 @@
 // segment, padding, data digest. Pure: feed it chunks, it calls back with PDUs or errors.
 //
 // Zero copy: a header or data segment that lies within one pushed chunk is handed out as a slice of it;
-// one that spans chunks is copied once into a buffer of exactly its size. Bounded memory: at most one PDU
-// (header, AHS, digest, maxDataSegmentLength of data, padding) is ever held, and an over-long data
-// segment is skipped without being buffered.
+// one that spans chunks is copied once into a buffer of exactly its size, or straight into the buffer a
+// DataPlacer names (a Data-Out lands in its command's buffer without an intermediate copy). Bounded
+// memory: at most one PDU (header, AHS, digest, maxDataSegmentLength of data, padding) is ever held, and
+// an over-long data segment is skipped without being buffered.
 
 import { crc32c } from './crc32c';
 import { decodePdu, PduDecodeError } from './pdu-codec';
@@ -28,6 +29,13 @@ export interface ParserOptions {
 }
 
 export type ParseEmit = (ev: ParseEvent) => void;
+
+/**
+ * Called once a PDU's header is in and before its data segment is read: returns where the segment should be
+ * received (exactly `dataLength` bytes, e.g. a slice of the command buffer a Data-Out belongs to), or
+ * undefined to let the parser hold it. The emitted PDU's data is then that very buffer.
+ */
+export type DataPlacer = (bhs: Buffer, dataLength: number) => Buffer | undefined;
 
 const enum State {
   Bhs,
@@ -64,6 +72,9 @@ export class PduParser {
   private dataLength = 0;
   private data: Buffer = EMPTY;
   private dataFill = 0;
+  /** True while `data` is the placer's buffer: every byte is copied into it, even within one chunk. */
+  private dataPlaced = false;
+  private placer: DataPlacer | undefined;
 
   /** Padding (<= 3) + data digest (4), always copied: tiny. */
   private readonly tail = Buffer.alloc(8);
@@ -79,6 +90,16 @@ export class PduParser {
   /** Change options; they take effect from the next PDU (also when called from inside the emit callback). */
   setOptions(opts: Partial<ParserOptions>): void {
     this.pending = { ...this.pending, ...opts };
+  }
+
+  /** Receive data segments where `placer` says (undefined: always in the parser's own buffers). */
+  setDataPlacer(placer: DataPlacer | undefined): void {
+    this.placer = placer;
+  }
+
+  /** The memory a data segment is being received into for the placer, if one is (mid-PDU). */
+  placingInto(): ArrayBufferLike | undefined {
+    return this.dataPlaced ? this.data.buffer : undefined;
   }
 
   /** Bytes of a partial PDU held in the parser's own buffers (skipped bytes are never held). */
@@ -149,7 +170,7 @@ export class PduParser {
   /** Drop references to the finished (or abandoned) PDU's buffers. */
   private release(): void {
     this.bhs = this.ext = this.data = EMPTY;
-    this.bhsBorrowed = this.extBorrowed = false;
+    this.bhsBorrowed = this.extBorrowed = this.dataPlaced = false;
   }
 
   private endPdu(): void {
@@ -267,16 +288,21 @@ export class PduParser {
     }
     this.dataFill = 0;
     this.state = State.Data;
+    const placed = this.placer?.(bhs, dataLength);
+    if (placed !== undefined && placed.length === dataLength) {
+      this.data = placed;
+      this.dataPlaced = true;
+    }
   }
 
   private readData(chunk: Buffer, pos: number, emit: ParseEmit): number {
     const want = this.dataLength;
     let n: number;
-    if (this.dataFill === 0 && chunk.length - pos >= want) {
+    if (this.dataFill === 0 && !this.dataPlaced && chunk.length - pos >= want) {
       this.data = chunk.subarray(pos, pos + want);
       n = want;
     } else {
-      if (this.dataFill === 0) {
+      if (this.dataFill === 0 && !this.dataPlaced) {
         this.data = Buffer.allocUnsafe(want);
       }
       n = Math.min(want - this.dataFill, chunk.length - pos);

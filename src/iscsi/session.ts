@@ -44,7 +44,17 @@ const MAX_TRANSFER = 64 * 1024 * 1024;
 const MAX_TEXT = 64 * 1024;
 let nextNexusId = 1;
 
-const TMF_NAMES = ['', 'abort_task', 'abort_task_set', 'clear_aca', 'clear_task_set', 'lu_reset', 'warm_reset', 'cold_reset', 'reassign'];
+const TMF_NAMES = [
+  '',
+  'abort_task',
+  'abort_task_set',
+  'clear_aca',
+  'clear_task_set',
+  'lu_reset',
+  'warm_reset',
+  'cold_reset',
+  'reassign',
+];
 
 export class Session {
   readonly tsih: number;
@@ -66,6 +76,11 @@ export class Session {
   private textTtt = 0;
   private readonly ctx: ConnectionContext;
   private readonly targetLabel: string;
+  /** Metric increments summed per event-loop turn (a labelled prom-client inc() is too dear per PDU). */
+  private readonly statusCounts = new Map<number, number>();
+  private readBytes = 0;
+  private writeBytes = 0;
+  private metricsQueued = false;
 
   constructor(init: SessionInit) {
     this.tsih = init.tsih;
@@ -141,9 +156,92 @@ export class Session {
     if (this.closed) return;
     this.closed = true;
     for (const t of [...this.tasks.values()]) this.abortTask(t);
+    this.flushMetrics();
     this.ctx.sessions.remove(this);
     if (this.target) this.target.nexusRemoved(this.nexus);
     sessionsGauge.dec({ type: this.type });
+  }
+
+  // ---- data placement (called by the parser once a header is in, before its data segment) ----------
+
+  /**
+   * Where the data segment of the PDU whose header is `bhs` should be received. A Data-Out that fits its
+   * command goes straight into the command's buffer; the immediate data of a write that will need a whole
+   * buffer anyway starts that buffer. Either way the payload is copied once instead of twice. Anything
+   * that does not fit returns undefined and takes the ordinary path, which validates it.
+   */
+  placeData(conn: Connection, bhs: Buffer, length: number): Buffer | undefined {
+    if (this.closed) return undefined;
+    const opcode = bhs[0] & 0x3f;
+    if (opcode === Opcode.DataOut) return this.placeDataOut(bhs, length);
+    if (opcode === Opcode.ScsiCommand) return this.placeImmediate(conn, bhs, length);
+    return undefined;
+  }
+
+  private placeDataOut(bhs: Buffer, length: number): Buffer | undefined {
+    const task = this.tasks.get(bhs.readUInt32BE(16));
+    if (task === undefined || task.aborted || task.state === 'executing' || task.state === 'done')
+      return undefined;
+    if (!task.cmd.write) return undefined;
+    const offset = bhs.readUInt32BE(40);
+    const end = offset + length;
+    if (end > task.edtl) return undefined;
+    const ttt = bhs.readUInt32BE(20);
+    if (ttt === RESERVED_TAG) {
+      if (end > task.unsolicitedEnd || task.edtl > MAX_TRANSFER) return undefined;
+      this.bufferUnsolicited(task);
+    } else {
+      const r2t = task.r2tFor(ttt);
+      if (
+        r2t === undefined ||
+        task.buf === undefined ||
+        offset < r2t.offset ||
+        end > r2t.offset + r2t.length
+      ) {
+        return undefined;
+      }
+    }
+    return task.buf!.subarray(offset, end);
+  }
+
+  private placeImmediate(conn: Connection, bhs: Buffer, length: number): Buffer | undefined {
+    // A buffer placed for a PDU that never became a command (digest error) is left to the GC.
+    conn.placedImmediate = undefined;
+    const edtl = bhs.readUInt32BE(20);
+    // Only when more data will follow: a write wholly in its immediate data is used where it lies.
+    if ((bhs[1] & 0x20) === 0 || edtl <= length || edtl > MAX_TRANSFER || !this.target) return undefined;
+    if (!this.params.immediateData || length > this.params.firstBurstLength) return undefined;
+    if (!this.ctx.budget.hasRoom(edtl)) return undefined;
+    const buf = this.ctx.buffers.take(edtl);
+    conn.placedImmediate = buf;
+    return buf.subarray(0, length);
+  }
+
+  /** The command's immediate data was received into the buffer placeImmediate() made: adopt it. */
+  private adoptPlaced(task: IscsiTask, placed: Buffer | undefined): boolean {
+    const data = task.cmd.data;
+    if (placed === undefined || data.length === 0 || placed.length !== task.edtl) return false;
+    if (data.buffer !== placed.buffer || data.byteOffset !== placed.byteOffset) return false;
+    task.adoptBuffer(placed);
+    this.ctx.budget.charge(task.edtl);
+    task.charged = task.edtl;
+    return true;
+  }
+
+  /**
+   * May this session's connections stop reading while the data budget is over its limit? Not while a
+   * task holding budget waits for something only the network brings (solicited or unsolicited data, an
+   * earlier CmdSN): the budget it holds is what everyone else waits for. Tasks that only wait for budget
+   * do not count; when they get it and send their R2Ts, the connection reads again (sendR2Ts).
+   */
+  canPauseForBudget(): boolean {
+    for (const t of this.tasks.values()) {
+      if ((t.charged === 0 && t.held === 0) || t.aborted) continue;
+      if (t.state === 'waiting-order') return false;
+      if (t.state === 'collecting' && (t.r2ts.length > 0 || t.unsolicitedReceived < t.unsolicitedEnd))
+        return false;
+    }
+    return true;
   }
 
   // ---- dispatch ----------------------------------------------------------------------------------
@@ -157,7 +255,13 @@ export class Session {
         this.onDataOut(conn, pdu, header);
         return;
       case Opcode.NopOut:
-        this.ordered(conn, pdu.immediate, pdu.cmdSN, () => this.onNopOut(conn, pdu), pdu.itt !== RESERVED_TAG);
+        this.ordered(
+          conn,
+          pdu.immediate,
+          pdu.cmdSN,
+          () => this.onNopOut(conn, pdu),
+          pdu.itt !== RESERVED_TAG,
+        );
         return;
       case Opcode.TaskMgmtRequest:
         this.ordered(conn, pdu.immediate, pdu.cmdSN, () => this.onTaskMgmt(conn, pdu));
@@ -184,7 +288,13 @@ export class Session {
    * Run `fn` in CmdSN order (or now, for an immediate command). `consumes` is false for PDUs that carry a
    * CmdSN but do not advance it (a NOP-Out answering our ping, ITT 0xffffffff).
    */
-  private ordered(_conn: Connection, immediate: boolean, cmdSN: number, fn: () => void, consumes = true): void {
+  private ordered(
+    _conn: Connection,
+    immediate: boolean,
+    cmdSN: number,
+    fn: () => void,
+    consumes = true,
+  ): void {
     if (immediate || !consumes) {
       fn();
       return;
@@ -204,6 +314,8 @@ export class Session {
   // ---- SCSI commands -----------------------------------------------------------------------------
 
   private onScsiCommand(conn: Connection, cmd: ScsiCommand, header: Buffer): void {
+    const placed = conn.placedImmediate;
+    conn.placedImmediate = undefined;
     if (this.type === 'Discovery' || !this.target) {
       conn.sendReject(RejectReason.ProtocolError, header);
       return;
@@ -216,7 +328,11 @@ export class Session {
     const imm = cmd.data.length;
     const p = this.params;
     if (
-      (imm > 0 && (!cmd.write || !p.immediateData || imm > cmd.expectedDataTransferLength || imm > p.firstBurstLength)) ||
+      (imm > 0 &&
+        (!cmd.write ||
+          !p.immediateData ||
+          imm > cmd.expectedDataTransferLength ||
+          imm > p.firstBurstLength)) ||
       (!cmd.final && (p.initialR2T || !cmd.write))
     ) {
       conn.sendReject(RejectReason.ProtocolError, header);
@@ -236,8 +352,24 @@ export class Session {
     };
     const task = new IscsiTask(conn, cmd, lun, scsi, p.firstBurstLength, p.initialR2T);
     this.tasks.set(cmd.itt, task);
+    if (imm > 0) {
+      this.writeBytes += imm;
+      this.queueMetrics();
+      // Immediate data waiting for its buffer or execution counts as held (see ByteBudget).
+      if (!this.adoptPlaced(task, placed)) {
+        this.ctx.budget.hold(imm);
+        task.held = imm;
+      }
+      this.noteBuffered();
+    }
     if (cmd.immediate) {
       this.deliver(task);
+      return;
+    }
+    if (cmd.cmdSN === this.window.expCmdSN) {
+      // Next in order (the common case): no need to queue a closure in the window.
+      this.deliver(task);
+      this.runReady(this.window.advance());
       return;
     }
     const adm = this.window.offer(cmd.cmdSN, () => this.deliver(task));
@@ -246,6 +378,7 @@ export class Session {
       this.runReady(this.window.advance());
     } else if (adm === 'drop') {
       this.tasks.delete(cmd.itt); // a duplicate CmdSN
+      this.releaseBudget(task);
     }
   }
 
@@ -270,8 +403,7 @@ export class Session {
       const resume = (): void => {
         task.budgetWaiter = undefined;
         task.charged = task.edtl;
-        this.noteBuffered();
-        task.ensureBuffer();
+        this.allocateBuffer(task);
         this.sendR2Ts(task);
       };
       if (!this.ctx.budget.acquire(task.edtl, resume)) {
@@ -279,8 +411,7 @@ export class Session {
         return;
       }
       task.charged = task.edtl;
-      this.noteBuffered();
-      task.ensureBuffer();
+      this.allocateBuffer(task);
     }
     const conn = task.conn;
     while (task.r2ts.length < this.params.maxOutstandingR2T && task.nextR2TOffset < task.edtl) {
@@ -304,6 +435,7 @@ export class Session {
         data: EMPTY,
       });
     }
+    conn.resumeForData();
   }
 
   private allocTtt(): number {
@@ -338,7 +470,7 @@ export class Session {
       }
       return;
     }
-    const r2t = task.r2ts.find((r) => r.ttt === d.ttt);
+    const r2t = task.r2tFor(d.ttt);
     if (!r2t || d.bufferOffset < r2t.offset || d.bufferOffset + d.data.length > r2t.offset + r2t.length) {
       conn.sendReject(RejectReason.InvalidPduField, header);
       return;
@@ -368,21 +500,44 @@ export class Session {
   }
 
   private storeData(task: IscsiTask, d: DataOut): void {
-    if (d.data.length === 0) return;
-    if (!task.buf) {
-      // Unsolicited data beyond the immediate part: bounded by FirstBurstLength x window, not gated.
-      if (task.budgetWaiter) {
-        this.ctx.budget.cancel(task.budgetWaiter);
-        task.budgetWaiter = undefined;
-      }
-      task.charged = task.edtl;
-      this.ctx.budget.charge(task.edtl);
-      this.noteBuffered();
-      task.ensureBuffer();
+    const data = d.data;
+    if (data.length === 0) return;
+    this.bufferUnsolicited(task);
+    const buf = task.buf!;
+    // Data the parser received in place (placeDataOut) is already where it belongs.
+    if (data.buffer !== buf.buffer || data.byteOffset !== buf.byteOffset + d.bufferOffset) {
+      data.copy(buf, d.bufferOffset);
     }
-    d.data.copy(task.buf!, d.bufferOffset);
-    task.received += d.data.length;
-    bytesTotal.inc({ target: this.targetLabel, direction: 'write' }, d.data.length);
+    task.received += data.length;
+    this.writeBytes += data.length;
+    this.queueMetrics();
+  }
+
+  /** Unsolicited data beyond the immediate part needs the whole buffer: bounded by FirstBurstLength x
+   *  window, so charged without waiting. */
+  private bufferUnsolicited(task: IscsiTask): void {
+    if (task.buf) return;
+    if (task.budgetWaiter) {
+      this.ctx.budget.cancel(task.budgetWaiter);
+      task.budgetWaiter = undefined;
+    }
+    this.ctx.budget.charge(task.edtl);
+    task.charged = task.edtl;
+    this.allocateBuffer(task);
+  }
+
+  /** The budget granted the task's whole buffer: its immediate data moves in and is no longer held. */
+  private allocateBuffer(task: IscsiTask): void {
+    task.ensureBuffer(this.ctx.buffers);
+    this.unholdImmediate(task);
+    this.noteBuffered();
+  }
+
+  private unholdImmediate(task: IscsiTask): void {
+    if (task.held > 0) {
+      this.ctx.budget.unhold(task.held);
+      task.held = 0;
+    }
   }
 
   private afterData(task: IscsiTask): void {
@@ -420,13 +575,16 @@ export class Session {
 
   private complete(task: IscsiTask, res: ScsiResult): void {
     this.tasks.delete(task.itt);
+    // Recycle first: the budget waiters released next take their buffers from the pool.
+    this.recycleBuffer(task, res.dataIn);
     this.releaseBudget(task);
     const conn = task.conn;
     if (task.aborted || conn.phase === 'closed') {
       task.settle();
       return;
     }
-    commandsTotal.inc({ target: this.targetLabel, status: res.status });
+    this.statusCounts.set(res.status, (this.statusCounts.get(res.status) ?? 0) + 1);
+    this.queueMetrics();
     const edtl = task.edtl;
     let data = res.dataIn;
     let overflow = false;
@@ -463,7 +621,7 @@ export class Session {
     const good = res.status === 0 && !res.sense;
     if (data && data.length > 0) {
       this.sendDataIn(task, data, good, res.status, overflow, underflow, residual);
-      bytesTotal.inc({ target: this.targetLabel, direction: 'read' }, data.length);
+      this.readBytes += data.length;
       if (good) {
         task.settle();
         return;
@@ -504,7 +662,7 @@ export class Session {
     const maxPdu = conn.maxSendData;
     const burst = this.params.maxBurstLength;
     let burstLeft = burst;
-    for (let off = 0; off < data.length; ) {
+    for (let off = 0; off < data.length;) {
       const len = Math.min(maxPdu, data.length - off, burstLeft);
       const last = off + len >= data.length;
       burstLeft -= len;
@@ -540,6 +698,7 @@ export class Session {
       this.ctx.budget.cancel(task.budgetWaiter);
       task.budgetWaiter = undefined;
     }
+    this.unholdImmediate(task);
     if (task.charged > 0) {
       this.ctx.budget.release(task.charged);
       task.charged = 0;
@@ -547,9 +706,41 @@ export class Session {
     }
   }
 
-  private noteBuffered(): void {
-    bufferedBytesGauge.set(this.ctx.budget.inUse());
+  /**
+   * The task is finished with its data-out buffer (the backend has completed, or never saw it): back to
+   * the pool, unless a parser is still receiving a Data-Out into it or the result's data-in shares it.
+   */
+  private recycleBuffer(task: IscsiTask, dataIn: Buffer | undefined): void {
+    const buf = task.buf;
+    if (buf === undefined) return;
+    task.buf = undefined;
+    task.scsi.dataOut = undefined;
+    const memory = buf.buffer;
+    if (dataIn !== undefined && dataIn.buffer === memory) return;
+    for (const c of this.conns) if (c.parser.placingInto() === memory) return;
+    this.ctx.buffers.give(buf);
   }
+
+  private noteBuffered(): void {
+    this.queueMetrics();
+  }
+
+  private queueMetrics(): void {
+    if (this.metricsQueued) return;
+    this.metricsQueued = true;
+    setImmediate(this.flushMetrics);
+  }
+
+  private readonly flushMetrics = (): void => {
+    this.metricsQueued = false;
+    const target = this.targetLabel;
+    for (const [status, n] of this.statusCounts) commandsTotal.inc({ target, status }, n);
+    this.statusCounts.clear();
+    if (this.readBytes > 0) bytesTotal.inc({ target, direction: 'read' }, this.readBytes);
+    if (this.writeBytes > 0) bytesTotal.inc({ target, direction: 'write' }, this.writeBytes);
+    this.readBytes = this.writeBytes = 0;
+    bufferedBytesGauge.set(this.ctx.budget.inUse());
+  };
 
   /** Mark a task aborted: no response will be sent; data that still arrives is dropped. */
   private abortTask(task: IscsiTask): void {
@@ -559,6 +750,7 @@ export class Session {
     if (task.state === 'waiting-order') this.window.cancel(task.cmd.cmdSN);
     if (task.state !== 'executing') {
       this.tasks.delete(task.itt);
+      this.recycleBuffer(task, undefined);
       this.releaseBudget(task);
       task.settle();
     }
@@ -648,7 +840,14 @@ export class Session {
     this.sendText(conn, pdu, part, !more, more ? this.textTtt : RESERVED_TAG, more);
   }
 
-  private sendText(conn: Connection, pdu: TextRequest, data: Buffer, final: boolean, ttt: number, cont = false): void {
+  private sendText(
+    conn: Connection,
+    pdu: TextRequest,
+    data: Buffer,
+    final: boolean,
+    ttt: number,
+    cont = false,
+  ): void {
     conn.send({
       opcode: Opcode.TextResponse,
       immediate: false,
@@ -773,30 +972,39 @@ export class Session {
         );
         return;
       case 4: // CLEAR TASK SET: every session's tasks on the LUN
-        abortAll(this.tasksOfTarget((t) => t.lun === lun), () => respond(0));
+        abortAll(
+          this.tasksOfTarget((t) => t.lun === lun),
+          () => respond(0),
+        );
         return;
       case 5: // LOGICAL UNIT RESET
-        abortAll(this.tasksOfTarget((t) => t.lun === lun), () => {
-          target.resetLun(lun, this.nexus);
-          respond(0);
-        });
+        abortAll(
+          this.tasksOfTarget((t) => t.lun === lun),
+          () => {
+            target.resetLun(lun, this.nexus);
+            respond(0);
+          },
+        );
         return;
       case 6: // TARGET WARM RESET
       case 7: // TARGET COLD RESET
-        abortAll(this.tasksOfTarget(() => true), () => {
-          target.resetTarget(this.nexus);
-          respond(0);
-          if (req.function === 7) {
-            // Cold reset ends every session of the target after the response is sent.
-            const victims = this.ctx.sessions.ofTarget(target.tid);
-            setImmediate(() => {
-              for (const s of victims) {
-                for (const c of [...s.conns]) c.closeAfterFlush();
-                s.end();
-              }
-            });
-          }
-        });
+        abortAll(
+          this.tasksOfTarget(() => true),
+          () => {
+            target.resetTarget(this.nexus);
+            respond(0);
+            if (req.function === 7) {
+              // Cold reset ends every session of the target after the response is sent.
+              const victims = this.ctx.sessions.ofTarget(target.tid);
+              setImmediate(() => {
+                for (const s of victims) {
+                  for (const c of [...s.conns]) c.closeAfterFlush();
+                  s.end();
+                }
+              });
+            }
+          },
+        );
         return;
       case 3: // CLEAR ACA: NACA is not supported
         respond(5);
@@ -870,7 +1078,12 @@ export class Session {
   }
 
   /** For admin display. */
-  info(): { tsih: number; initiator: string; isid: string; connections: Array<{ cid: number; address: string }> } {
+  info(): {
+    tsih: number;
+    initiator: string;
+    isid: string;
+    connections: Array<{ cid: number; address: string }>;
+  } {
     return {
       tsih: this.tsih,
       initiator: this.initiatorName,

@@ -469,3 +469,56 @@ t.test('a large PDU arriving in small chunks is assembled once', async (t) => {
   }
   t.ok(ms < 2000, `2 MiB in 1460-byte chunks parsed in ${ms.toFixed(1)} ms`);
 });
+
+t.test(
+  'a DataPlacer receives data segments in place, whatever the chunking; digests still checked',
+  async (t) => {
+    for (const opts of ALL_OPTS) {
+      const pdus = [dataOut(7, 5000, 0x5a), dataOut(8, 3, 0x11), command(9, 16, Buffer.alloc(10, 0x22))];
+      const wire = Buffer.concat(pdus.flatMap((p) => encodePdu(p, opts)));
+      for (const step of [1, 7, 48, 1000, wire.length]) {
+        const dest = Buffer.alloc(6000, 0xee);
+        const parser = new PduParser({ ...opts, maxDataSegmentLength: 1 << 20 });
+        const asked: number[] = [];
+        // Data-Out lands in `dest` at its buffer offset; other PDUs keep the parser's own buffers.
+        parser.setDataPlacer((bhs, length) => {
+          asked.push(length);
+          if ((bhs[0] & 0x3f) !== Opcode.DataOut) return undefined;
+          const itt = bhs.readUInt32BE(16);
+          return itt === 7 ? dest.subarray(100, 100 + length) : Buffer.alloc(length + 1); // wrong size: ignored
+        });
+        const got: Pdu[] = [];
+        for (let i = 0; i < wire.length; i += step) {
+          parser.push(wire.subarray(i, i + step), (ev) => {
+            if (ev.kind === 'pdu') got.push(ev.pdu);
+            else t.fail(ev.message);
+          });
+        }
+        t.same(asked, [5000, 3, 10], `placer asked once per data segment (step ${step})`);
+        t.equal(got.length, 3);
+        t.equal(got[0].data.buffer, dest.buffer, 'placed data is the destination itself');
+        t.equal(got[0].data.byteOffset, dest.byteOffset + 100);
+        t.ok(dest.subarray(100, 5100).equals(Buffer.alloc(5000, 0x5a)), 'bytes in place');
+        t.equal(dest[99], 0xee, 'nothing written before the slice');
+        t.equal(dest[5100], 0xee, 'nothing written after the slice');
+        t.ok(got[1].data.equals(Buffer.alloc(3, 0x11)), 'unplaced data intact');
+        t.ok(got[2].data.equals(Buffer.alloc(10, 0x22)));
+      }
+    }
+    // A corrupted data digest is still detected for placed data.
+    const opts = { headerDigest: false, dataDigest: true };
+    const wire = Buffer.concat(encodePdu(dataOut(7, 64, 1), opts));
+    wire[48 + 10] ^= 0xff;
+    const parser = new PduParser({ ...opts, maxDataSegmentLength: 8192 });
+    const dest = Buffer.alloc(64);
+    parser.setDataPlacer(() => dest);
+    t.equal(parser.placingInto(), undefined, 'not placing before a header');
+    const events: ParseEvent[] = [];
+    parser.push(wire.subarray(0, 60), (ev) => events.push(ev));
+    t.equal(parser.placingInto(), dest.buffer, 'mid-segment: placing into the destination');
+    parser.push(wire.subarray(60), (ev) => events.push(ev));
+    t.equal(events.length, 1);
+    t.equal(events[0].kind === 'error' && events[0].error, 'data-digest');
+    t.equal(parser.placingInto(), undefined, 'done placing');
+  },
+);
