@@ -208,17 +208,11 @@ function wireTransport(registry: TargetRegistry, server: IscsiServer): void {
     conn.close();
     return 'ok';
   });
-  // Closing a portal needs IscsiServer.closePortal (asked of the transport's owner); without it,
-  // `--op delete --mode portal` is refused as an invalid request.
-  const closable = server as unknown as { closePortal?: (address: string, port: number) => Promise<boolean> };
   registry.setPortalControl({
     add: async (address, port) => {
       await server.listen(address, port, 1);
     },
-    remove: (address, port) =>
-      typeof closable.closePortal === 'function'
-        ? closable.closePortal(address, port)
-        : Promise.resolve(false),
+    remove: (address, port) => server.closePortal(address, port),
     list: () => server.portals(),
   });
 }

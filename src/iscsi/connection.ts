@@ -452,12 +452,22 @@ export class Connection {
 
   // ---- NOP-In pings (tgt nop_interval / nop_count) ----------------------------------------------
 
+  /**
+   * Target NOP-In pings (tgt nop_interval / nop_count). A one-second check reads the target's current
+   * settings, so `tgtadm --op update ... -n nop_interval` applies to sessions already logged in.
+   */
   private startNopPings(): void {
     const target = this.session?.target;
     if (!target) return;
-    const interval = target.nopInterval();
-    if (interval <= 0) return;
+    let lastPing = Date.now();
     this.nopTimer = setInterval(() => {
+      const interval = target.nopInterval();
+      if (interval <= 0) {
+        this.nopOutstanding = 0;
+        return;
+      }
+      if (Date.now() - lastPing < interval * 1000) return;
+      lastPing = Date.now();
       const limit = target.nopCount();
       if (limit > 0 && this.nopOutstanding >= limit) {
         this.log.warn('initiator stopped answering NOP-In pings; dropping connection', {
@@ -480,7 +490,7 @@ export class Connection {
         data: Buffer.alloc(0),
       });
       this.nopTtt = this.nopTtt >= 0x7fffffff ? 1 : this.nopTtt + 1;
-    }, interval * 1000);
+    }, 1000);
     this.nopTimer.unref();
   }
 

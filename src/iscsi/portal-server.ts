@@ -72,6 +72,20 @@ export class IscsiServer {
     return this.servers.map((s) => s.portal);
   }
 
+  /**
+   * Stop listening on a portal (tgtadm --op delete --mode portal). Sessions already logged in through
+   * it go on, as in tgt. Returns false when no such portal is open.
+   */
+  closePortal(address: string, port: number): Promise<boolean> {
+    const i = this.servers.findIndex((s) => s.portal.address === address && s.portal.port === port);
+    if (i < 0) return Promise.resolve(false);
+    const [entry] = this.servers.splice(i, 1);
+    // close() stops accepting at once; its callback would wait for the portal's live sessions to end.
+    entry.server.close();
+    this.ctx.log.info('portal closed', { address, port });
+    return Promise.resolve(true);
+  }
+
   /** A target was deleted or set offline: end its sessions. */
   closeTargetSessions(tid: number, why: string): void {
     for (const s of this.sessions.ofTarget(tid)) s.close(why);

@@ -349,6 +349,7 @@ export class Session {
       readExpected: cmd.read,
       writeExpected: cmd.write,
       aborted: false,
+      abortTasks: this.abortTasksHook,
     };
     const task = new IscsiTask(conn, cmd, lun, scsi, p.firstBurstLength, p.initialR2T);
     this.tasks.set(cmd.itt, task);
@@ -744,6 +745,12 @@ export class Session {
 
   /** Mark a task aborted: no response will be sent; data that still arrives is dropped. */
   private abortTask(task: IscsiTask): void {
+    // Tasks of other sessions (CLEAR TASK SET, resets, PREEMPT AND ABORT) are aborted by their owner.
+    const owner = task.conn.session;
+    if (owner && owner !== this) {
+      owner.abortTask(task);
+      return;
+    }
     if (task.aborted) return;
     task.aborted = true;
     task.scsi.aborted = true;
@@ -1016,6 +1023,30 @@ export class Session {
         respond(255);
     }
   }
+
+  /**
+   * PREEMPT AND ABORT (SPC-4 5.12.11.2.6): abort every task of the preempted nexuses on the LUN, in any
+   * session of this target; resolves once they have all settled (no response is sent for them).
+   */
+  private readonly abortTasksHook = (nexusIds: number[], lun: number): Promise<void> => {
+    const victims = new Set(nexusIds);
+    const tasks: IscsiTask[] = [];
+    for (const s of this.ctx.sessions.ofTarget(this.target!.tid)) {
+      if (!victims.has(s.nexus.id)) continue;
+      for (const t of s.tasks.values()) if (t.lun === lun) tasks.push(t);
+    }
+    return new Promise((resolve) => {
+      let left = tasks.length + 1;
+      const one = (): void => {
+        if (--left === 0) resolve();
+      };
+      for (const t of tasks) {
+        this.abortTask(t);
+        t.whenSettled(one);
+      }
+      one();
+    });
+  };
 
   private tasksOfTarget(pred: (t: IscsiTask) => boolean): IscsiTask[] {
     const out: IscsiTask[] = [];

@@ -258,6 +258,8 @@ async function writeSame(s: DiskState, task: ScsiTask): Promise<ScsiResult> {
   if (cdb[1] & 0x06) return withOut(invalidCdbField(f, 1, 2)); // PBDATA / LBDATA
   const ctl = sixteen ? 15 : 9;
   if (cdb[ctl] & 0x04) return withOut(invalidCdbField(f, ctl, 2));
+  // A write-protected LU answers DATA PROTECT before judging the UNMAP bit (libiscsi ReadOnlySBC).
+  if (s.settings.readonly) return withOut(checkCondition(f, WRITE_PROTECTED));
   const unmapBit = (cdb[1] & 0x08) !== 0;
   if (unmapBit && !canUnmap(s)) return withOut(invalidCdbField(f, 1, 3));
   const lba = cdbLba(cdb);

@@ -1,6 +1,5 @@
 // `tgt-admin -e` on the shipped targets.conf.example (backing paths pointed at temp files) brings up
-// every target in it. A `curve` store is used when the daemon has one; until then the Curve example is
-// loaded with bs-type null (the parsing and pass-through of `bs-type curve` + `bsopts` is checked with
+// every target in it. The Curve example is loaded with bs-type null (its MDS addresses do not exist) (the parsing and pass-through of `bs-type curve` + `bsopts` is checked with
 // --pretend).
 import t from 'tap';
 import * as fs from 'node:fs';
@@ -32,7 +31,10 @@ t.test('tgt-admin -e targets.conf.example', async (t) => {
   t.match(pretend.stdout, /--bstype curve --bsopts mds=127.0.0.1:6666,127.0.0.1:6667 --blocksize 4096/);
 
   const sys = await tgtadm('ours', d, ['--op', 'show', '--mode', 'system']);
-  if (!/^ {4}curve$/m.test(sys.stdout)) conf = conf.replace(/^(\s*)bs-type curve$/m, '$1bs-type null');
+  t.match(sys.stdout, /^ {4}curve$/m, 'the curve store is registered');
+  // The example's MDS addresses do not exist here (the curve store end to end is test/integration's
+  // curve-cluster test), so the Curve target is brought up on a null store.
+  conf = conf.replace(/^(\s*)bs-type curve$/m, '$1bs-type null');
   fs.writeFileSync(confFile, conf);
   const r = await admin(['-e', '-c', confFile]);
   t.equal(r.code, 0, r.stdout + r.stderr);

@@ -101,7 +101,7 @@ t.before(async () => {
     '--lun',
     '2',
     '-P',
-    'readonly=1',
+    'thin_provisioning=1,readonly=1',
   ]);
 });
 t.teardown(async () => {

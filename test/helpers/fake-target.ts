@@ -40,11 +40,13 @@ export class FakeTarget implements IscsiTargetView {
   iscsiParams(): ReadonlyMap<string, string> {
     return this.params;
   }
+  nopIntervalSeconds = 0;
+  nopCountLimit = 0;
   nopInterval(): number {
-    return 0;
+    return this.nopIntervalSeconds;
   }
   nopCount(): number {
-    return 0;
+    return this.nopCountLimit;
   }
   hasLun(lun: number): boolean {
     return lun === 0 || lun === 1;
@@ -68,6 +70,12 @@ export class FakeTarget implements IscsiTargetView {
     if (this.gate) await this.gate;
     const op = task.cdb[0];
     if (op === 0x00) return { status: 0 };
+    if (op === 0x5f && task.abortTasks) {
+      // Stand-in for PERSISTENT RESERVE OUT / PREEMPT AND ABORT: abort every other nexus' tasks.
+      const others = [...this.nexuses].filter((id) => id !== task.nexus.id);
+      await task.abortTasks(others, task.lun);
+      return { status: 0 };
+    }
     if (op === 0x28 || op === 0x2a) {
       const lba = task.cdb.readUInt32BE(2);
       const n = task.cdb.readUInt16BE(7) * 512;
