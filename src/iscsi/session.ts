@@ -1,6 +1,13 @@
 // An iSCSI session in full feature phase (RFC 7143): CmdSN ordering across its connections, SCSI command
 // data flow (immediate data, unsolicited Data-Out, R2T), Data-In with status collapse, NOP, Text,
 // Logout, and task management. Error recovery level 0: any connection failure ends the session.
+import {
+  buildSense,
+  checkCondition,
+  INTERNAL_TARGET_FAILURE,
+  INVALID_FIELD_IN_CDB,
+  REPORTED_LUNS_DATA_HAS_CHANGED,
+} from '../scsi/sense';
 import type { ItNexus, ScsiResult, ScsiTask } from '../scsi/scsi-types';
 import { CmdWindow } from './cmd-window';
 import type { Connection, ConnectionContext } from './connection';
@@ -389,7 +396,7 @@ export class Session {
     task.state = 'collecting';
     if (task.edtl > MAX_TRANSFER) {
       // Refuse without buffering; unsolicited data that follows is discarded by onDataOut.
-      this.complete(task, checkCondition(0x05, 0x24, 0x00));
+      this.complete(task, checkCondition('fixed', INVALID_FIELD_IN_CDB));
       return;
     }
     if (task.dataComplete) this.execute(task);
@@ -497,7 +504,7 @@ export class Session {
    */
   private failSequence(conn: Connection, task: IscsiTask, header: Buffer): void {
     conn.sendReject(RejectReason.ProtocolError, header);
-    this.complete(task, checkCondition(0x0b, 0x4b, 0x00)); // DATA PHASE ERROR
+    this.complete(task, checkCondition('fixed', DATA_PHASE_ERROR));
   }
 
   private storeData(task: IscsiTask, d: DataOut): void {
@@ -569,7 +576,7 @@ export class Session {
       (res) => this.complete(task, res),
       (err: Error) => {
         task.conn.log.error('SCSI execution failed', { err: err.stack });
-        this.complete(task, checkCondition(0x04, 0x44, 0x00));
+        this.complete(task, checkCondition('fixed', INTERNAL_TARGET_FAILURE));
       },
     );
   }
@@ -1060,12 +1067,7 @@ export class Session {
 
   /** Tell the initiator the LUN inventory changed (Async Message, SCSI async event with a UA sense). */
   notifyLunsChanged(lunField: bigint): void {
-    const sense = Buffer.alloc(18);
-    sense[0] = 0x70;
-    sense[2] = 0x06; // UNIT ATTENTION
-    sense[7] = 10;
-    sense[12] = 0x3f; // REPORTED LUNS DATA HAS CHANGED
-    sense[13] = 0x0e;
+    const sense = buildSense('fixed', REPORTED_LUNS_DATA_HAS_CHANGED);
     for (const conn of this.conns) {
       conn.send({
         opcode: Opcode.AsyncMessage,
@@ -1126,15 +1128,8 @@ export class Session {
 
 const EMPTY = Buffer.alloc(0);
 
-function checkCondition(key: number, asc: number, ascq: number): ScsiResult {
-  const sense = Buffer.alloc(18);
-  sense[0] = 0x70;
-  sense[2] = key;
-  sense[7] = 10;
-  sense[12] = asc;
-  sense[13] = ascq;
-  return { status: 0x02, sense };
-}
+/** ABORTED COMMAND / DATA PHASE ERROR: a Data-Out sequence the transport could not accept. */
+const DATA_PHASE_ERROR = { key: 0x0b, asc: 0x4b, ascq: 0x00 } as const;
 
 function localAddressOf(conn: Connection): string {
   const a = conn.socket.localAddress ?? conn.portal.address;
