@@ -52,6 +52,7 @@ export async function startChunkserver(
   dir: string,
   port: number,
   args: string[] = FAST_ARGS,
+  startTimeoutMs = 30_000,
 ): Promise<CsProc> {
   const proc = spawn(
     process.execPath,
@@ -66,15 +67,28 @@ export async function startChunkserver(
   proc.stderr!.on('data', (d: Buffer) => logs.push(...d.toString().split('\n').filter(Boolean)));
   await new Promise<void>((resolve, reject) => {
     let out = '';
+    // A chunkserver that neither listens nor exits (stuck recovering) must fail the test, not hang it.
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(
+        new Error(
+          `chunkserver on ${port} not listening within ${startTimeoutMs} ms: ${logs.slice(-10).join('\n')}`,
+        ),
+      );
+    }, startTimeoutMs);
     const onData = (d: Buffer): void => {
       out += d.toString();
       if (out.includes('listening on')) {
+        clearTimeout(timer);
         proc.stdout!.off('data', onData);
         resolve();
       }
     };
     proc.stdout!.on('data', onData);
-    void exited.then((code) => reject(new Error(`chunkserver exited ${code}: ${logs.slice(-5).join('\n')}`)));
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`chunkserver exited ${code}: ${logs.slice(-5).join('\n')}`));
+    });
   });
   return { endpoint: `127.0.0.1:${port}`, port, dir, args, proc, logs, exited };
 }
