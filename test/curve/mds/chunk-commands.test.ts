@@ -15,7 +15,7 @@ const MiB = 1024 ** 2;
 type Seg = { logicalPoolID: number; chunks: { copysetID: number; chunkID: number }[] };
 type R = Record<string, unknown> & { statusCode: number };
 
-t.test('epochs and chunk deletion pushed to real chunkservers', async (t) => {
+t.test('epochs and chunk deletion pushed to real chunkservers', { timeout: 120_000 }, async (t) => {
   const c = new ProcCluster({ chunkservers: 3, copysets: 4 });
   t.teardown(() => c.stop());
   await c.start();

@@ -227,3 +227,51 @@ export class ProcCluster {
     if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/** Everything the MDS must keep across restarts and failovers, soft state (health, leaders) left out. */
+export async function metadataSnapshot(client: MdsClient, files: string[]): Promise<Rec> {
+  const topo = async (m: string): Promise<Rec> => {
+    const r = await client.call<Rec>('topology', m, {});
+    if (r.statusCode !== 0) throw new Error(`${m}: ${String(r.statusCode)}`);
+    return r;
+  };
+  const chunkservers = ((await topo('ListChunkServer')).chunkServerInfos as Rec[]).map((cs) => ({
+    id: cs.chunkServerID,
+    addr: `${String(cs.hostIp)}:${String(cs.port)}`,
+    server: cs.serverID,
+    disk: cs.mountPoint,
+    status: cs.status,
+  }));
+  const copysets = ((await topo('ListCopySet')).copysets as Rec[]).map((c) => ({
+    id: `${String(c.logicalPoolId)}.${String(c.copysetId)}`,
+    members: [...(c.chunkServerIDs as number[])].sort((a, b) => a - b),
+    epoch: c.epoch,
+  }));
+  const ns = (m: string, req: Rec): Promise<Rec> =>
+    client.call<Rec>('nameserver', m, { owner: 'root', ...req });
+  const fileInfo: Rec[] = [];
+  const segments: Rec = {};
+  for (const f of files) {
+    const info = (await ns('GetFileInfo', { fileName: f })).fileInfo as Rec;
+    fileInfo.push(info);
+    for (let off = 0; off < Number(info.length); off += Number(info.segmentSize)) {
+      const s = await ns('GetOrAllocateSegment', { fileName: f, offset: off, allocateIfNotExist: false });
+      if (s.statusCode === 0) segments[`${f}@${off}`] = s.pageFileSegment;
+    }
+  }
+  return {
+    clusterId: (await topo('GetClusterInfo')).clusterId,
+    physicalPools: (await topo('ListPhysicalPool')).physicalPoolInfos,
+    zones: (await topo('ListPoolZone')).zones,
+    servers: (await topo('ListZoneServer')).serverInfo,
+    logicalPools: ((await topo('ListLogicalPool')).logicalPoolInfos as Rec[]).map((p) => ({
+      ...p,
+      allocateStatus: undefined,
+    })),
+    chunkservers,
+    copysets,
+    root: (await ns('ListDir', { fileName: '/' })).fileInfo,
+    fileInfo,
+    segments,
+  };
+}
