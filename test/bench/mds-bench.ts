@@ -76,7 +76,9 @@ async function measure(
   );
   const secs = (performance.now() - t0) / 1000;
   lat.sort((a, b) => a - b);
-  return { store, op, n, perSec: Math.round(n / secs), p50ms: pct(lat, 50), p99ms: pct(lat, 99) };
+  const r = { store, op, n, perSec: Math.round(n / secs), p50ms: pct(lat, 50), p99ms: pct(lat, 99) };
+  if (!JSON_OUT) console.log(line(r));
+  return r;
 }
 
 function ok(r: R, what: string): void {
@@ -92,7 +94,9 @@ async function benchStore(store: 'level' | 'etcd', etcd: EtcdProcess | undefined
     dataDir: path.join(dir, 'db'),
     etcdEndpoints: etcd ? [etcd.endpoint] : [],
     electionKey: `bench/${Date.now()}`,
-    leaseTtlSec: 5,
+    // long lease: a loaded machine must not lose leadership in the middle of a measurement
+    leaseTtlSec: 15,
+    leaseMarginMs: 3000,
     recoverIntervalMs: 0,
     replicaIntervalMs: 0,
     leaderIntervalMs: 0,
@@ -224,7 +228,8 @@ async function benchStore(store: 'level' | 'etcd', etcd: EtcdProcess | undefined
         8,
         async (i) => {
           const res = await mds.handleHeartbeat(requests[i]);
-          if (!res || res.statusCode !== 0) throw new Error(`heartbeat refused: ${res?.statusCode}`);
+          if (!res) throw new Error('this MDS lost its leadership during the heartbeat run');
+          if (res.statusCode !== 0) throw new Error(`heartbeat refused: ${res.statusCode}`);
         },
       );
       results.push(r);
@@ -240,6 +245,10 @@ async function benchStore(store: 'level' | 'etcd', etcd: EtcdProcess | undefined
     await rm(dir, { recursive: true, force: true });
   }
   return results;
+}
+
+function line(r: Result): string {
+  return `${r.store.padEnd(6)} ${r.op.padEnd(46)} ${String(r.perSec).padStart(8)} ${r.p50ms.toFixed(2).padStart(10)} ${r.p99ms.toFixed(2).padStart(8)}`;
 }
 
 async function main(): Promise<void> {
@@ -265,10 +274,7 @@ async function main(): Promise<void> {
   }
   console.log(`\nconcurrency ${CONC}, ${CALLS} calls each`);
   console.log('store  operation                                       calls/s     p50 ms   p99 ms');
-  for (const r of all)
-    console.log(
-      `${r.store.padEnd(6)} ${r.op.padEnd(46)} ${String(r.perSec).padStart(8)} ${r.p50ms.toFixed(2).padStart(10)} ${r.p99ms.toFixed(2).padStart(8)}`,
-    );
+  for (const r of all) console.log(line(r));
 }
 
 main().then(
