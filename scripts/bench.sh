@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# `npm run bench`: every benchmark, each printing its own table. BENCH_ONLY=iscsi,raft,rpc,chunkserver
+# `npm run bench`: every benchmark, each printing its own table. BENCH_ONLY=iscsi,raft,rpc,chunkserver,mds
 # picks a subset; extra arguments go to each program (e.g. --quick).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run build --silent
-only=${BENCH_ONLY:-iscsi,raft,rpc,chunkserver}
+only=${BENCH_ONLY:-iscsi,raft,rpc,chunkserver,mds}
 run() { # name file
   case ",$only," in *",$1,"*) ;; *) return 0 ;; esac
   if [ ! -f "$2" ]; then
@@ -19,4 +19,5 @@ run iscsi dist/test/bench/bench.js "$@" || status=1
 run raft dist/test/bench/raft-bench.js "$@" || status=1
 run rpc dist/test/bench/rpc-bench.js "$@" || status=1
 [ -f dist/test/bench/chunkserver-bench.js ] && { run chunkserver dist/test/bench/chunkserver-bench.js "$@" || status=1; }
+run mds dist/test/bench/mds-bench.js || status=1
 exit $status

@@ -118,6 +118,21 @@ const fileRow = (f: Rec): Record<string, unknown> => ({
   epoch: f.epoch,
 });
 
+/** online / unstable / offline, or retired / pending when taken out of service. */
+function chunkserverState(cs: Rec): string {
+  if (cs.status === 2) return 'retired';
+  if (cs.status === 1) return 'pending';
+  return onlineStateName(Number(cs.onlineState));
+}
+
+const operatorRow = (o: Rec): Record<string, unknown> => ({
+  copyset: `${String(o.logicalPoolId)}.${String(o.copysetId)}`,
+  scheduler: o.scheduler,
+  steps: o.steps,
+  step: Number(o.step ?? 0) + 1,
+  age: `${(Number(o.ageMs ?? 0) / 1000).toFixed(1)}s`,
+});
+
 async function status(g: Global): Promise<void> {
   const c = client(g);
   try {
@@ -132,38 +147,140 @@ async function status(g: Global): Promise<void> {
     );
     if (mds.every((m) => m.role === 'unreachable')) throw new CliError('no MDS reachable', 3);
     const cluster = await topo(c, 'GetClusterInfo', {});
-    const css = ((await topo(c, 'ListChunkServer', {})).chunkServerInfos as Rec[]).map((cs) => ({
+    const csList = (await topo(c, 'ListChunkServer', {})).chunkServerInfos as Rec[];
+    const stateOf = new Map(csList.map((cs) => [Number(cs.chunkServerID), chunkserverState(cs)]));
+    const css = csList.map((cs) => ({
       id: cs.chunkServerID,
-      address: `${cs.hostIp}:${cs.port}`,
-      state: onlineStateName(Number(cs.onlineState)),
+      address: `${String(cs.hostIp)}:${String(cs.port)}`,
+      state: chunkserverState(cs),
       disk: cs.diskStatus === 0 ? 'ok' : 'error',
       capacity: human(Number(cs.diskCapacity)),
       used: human(Number(cs.diskUsed)),
       copysets: cs.copysetNum,
+      leaders: cs.leaderNum ?? 0,
     }));
     const copysets = (await topo(c, 'ListCopySet', {})).copysets as Rec[];
+    const sched = await topo(c, 'GetScheduleStatus', {});
+    const operators = ((sched.operators as Rec[]) ?? []).map(operatorRow);
     const count = (h: string): number => copysets.filter((x) => x.health === h).length;
+    // Not healthy: a member is not online (or missing): the recover scheduler is (or will be) at work.
+    const underReplicated = copysets
+      .filter((x) => x.health !== 'healthy')
+      .map((x) => {
+        const members = (x.chunkServerIDs as number[]) ?? [];
+        return {
+          copyset: `${String(x.logicalPoolId)}.${String(x.copysetId)}`,
+          health: x.health,
+          members: members.join(','),
+          down: members.filter((m) => stateOf.get(m) !== 'online').join(','),
+          pending: x.pending || '',
+        };
+      });
     const summary = {
       total: copysets.length,
       healthy: count('healthy'),
       degraded: count('degraded'),
       unavailable: count('unavailable'),
       changing: copysets.filter((x) => x.pending).length,
+      underReplicated,
     };
-    const value = { clusterId: cluster.clusterId, mds, chunkservers: css, copysets: summary };
+    const offline = css.filter((x) => x.state !== 'online').map((x) => ({ id: x.id, state: x.state }));
+    const value = {
+      clusterId: cluster.clusterId,
+      mds,
+      chunkservers: css,
+      offlineChunkservers: offline,
+      copysets: summary,
+      operators,
+      pendingChunkDeletes: Number(sched.pendingChunkDeletes ?? 0),
+    };
     out(g, value, () => {
       let s = `cluster ${String(cluster.clusterId)}\n\nMDS\n${table(mds, ['address', 'role'])}\n`;
-      s += `CHUNKSERVERS\n${table(css, ['id', 'address', 'state', 'disk', 'capacity', 'used', 'copysets'])}\n`;
+      s += `CHUNKSERVERS\n${table(css, ['id', 'address', 'state', 'disk', 'capacity', 'used', 'copysets', 'leaders'])}\n`;
       s += `COPYSETS total ${summary.total}: healthy ${summary.healthy}, degraded ${summary.degraded}, unavailable ${summary.unavailable}\n`;
-      if (summary.changing > 0) {
+      if (underReplicated.length > 0) {
         const pct = summary.total ? Math.floor((100 * summary.healthy) / summary.total) : 100;
-        s += `recovery in progress: ${summary.changing} copysets changing, ${pct}% healthy\n`;
+        s += `recovery: ${underReplicated.length} copysets under-replicated, ${pct}% healthy\n`;
+        s += table(underReplicated, ['copyset', 'health', 'members', 'down', 'pending']);
       }
+      if (operators.length > 0)
+        s += `\nOPERATORS IN FLIGHT\n${table(operators, ['copyset', 'scheduler', 'steps', 'step', 'age'])}`;
+      if (value.pendingChunkDeletes > 0)
+        s += `\nfreed segments waiting for chunk deletion: ${value.pendingChunkDeletes}\n`;
       return s;
     });
   } finally {
     c.close();
   }
+}
+
+/** Copyset leaders per chunkserver (every chunkserver listed, 0 when it leads none). */
+async function leaderCounts(
+  c: MdsClient,
+): Promise<Map<number, { address: string; state: string; leaders: number }>> {
+  const css = (await topo(c, 'ListChunkServer', {})).chunkServerInfos as Rec[];
+  const m = new Map(
+    css.map((cs) => [
+      Number(cs.chunkServerID),
+      { address: `${String(cs.hostIp)}:${String(cs.port)}`, state: chunkserverState(cs), leaders: 0 },
+    ]),
+  );
+  for (const x of (await topo(c, 'ListCopySet', {})).copysets as Rec[]) {
+    const e = m.get(Number(x.leader));
+    if (e) e.leaders++;
+  }
+  return m;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Asks the MDS for leader moves until it plans none and none is in flight (leaders are even), or the
+ * timeout passes (exit 1). The MDS's leader scheduler plans the moves; copyset leaders carry them out
+ * (TransferLeader) when their heartbeat is answered; the new leaders' heartbeats confirm them.
+ */
+async function leaderBalance(g: Global, timeoutSec: number): Promise<void> {
+  await withClient(g, async (c) => {
+    const before = await leaderCounts(c);
+    const deadline = Date.now() + timeoutSec * 1000;
+    const moves: Rec[] = [];
+    let balanced = false;
+    while (Date.now() < deadline) {
+      const inFlight = ((await topo(c, 'GetScheduleStatus', {})).operators as Rec[]).filter(
+        (o) => o.scheduler === 'leader',
+      );
+      if (inFlight.length > 0) {
+        await sleep(300);
+        continue;
+      }
+      const planned = (await topo(c, 'BalanceLeaders', {})).moves as Rec[];
+      if (planned.length === 0) {
+        balanced = true;
+        break;
+      }
+      moves.push(...planned);
+      await sleep(300);
+    }
+    const after = await leaderCounts(c);
+    const rows = [...before.entries()].map(([id, b]) => ({
+      id,
+      address: b.address,
+      state: after.get(id)?.state ?? b.state,
+      before: b.leaders,
+      after: after.get(id)?.leaders ?? 0,
+    }));
+    const moveRows = moves.map((m) => ({
+      copyset: `${String(m.logicalPoolId)}.${String(m.copysetId)}`,
+      from: m.fromChunkServer,
+      to: m.toChunkServer,
+    }));
+    out(g, { balanced, moves: moveRows, chunkservers: rows }, () => {
+      let s = table(rows, ['id', 'address', 'state', 'before', 'after']);
+      s += `${moves.length} leader transfers; ${balanced ? 'leaders balanced' : 'NOT balanced'}\n`;
+      return s;
+    });
+    if (!balanced) throw new CliError(`leaders not balanced within ${timeoutSec} s`, 1);
+  });
 }
 
 async function topologyApply(g: Global, file: string, dryRun: boolean): Promise<void> {
@@ -403,6 +520,16 @@ function build(argv: string[]): Argv<Global> {
         )
         .demandCommand(1),
     )
+    .command('leader', 'copyset leaders', (y) =>
+      y
+        .command(
+          'balance',
+          'even out copyset leaders across chunkservers; before/after table; exit 1 if not balanced in time',
+          (y2) => y2.option('timeout', { type: 'number', default: 60, describe: 'seconds' }),
+          run((a: Args) => leaderBalance(a, a.timeout)),
+        )
+        .demandCommand(1),
+    )
     .command('chunkserver', 'chunkservers', (y) =>
       y
         .command(
@@ -416,7 +543,7 @@ function build(argv: string[]): Argv<Global> {
                 id: cs.chunkServerID,
                 address: `${cs.hostIp}:${cs.port}`,
                 disk: cs.mountPoint,
-                state: onlineStateName(Number(cs.onlineState)),
+                state: chunkserverState(cs),
                 capacity: human(Number(cs.diskCapacity)),
                 used: human(Number(cs.diskUsed)),
                 copysets: cs.copysetNum,

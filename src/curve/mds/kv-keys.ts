@@ -8,6 +8,9 @@ export const FILE_PREFIX = '01/';
 export const SEGMENT_PREFIX = '02/';
 /** Files being force-deleted: their segments are removed in batches, then the marker. */
 export const DELETING_PREFIX = '09/';
+/** Freed segments whose chunks the chunkservers still have to delete (keyed by the first chunk id,
+ * unique forever, so a segment freed twice at one offset never overwrites a pending record). */
+export const GARBAGE_PREFIX = '0a/';
 
 export const ID_INODE = '04/inode';
 export const ID_CHUNK = '05/chunk';
@@ -19,6 +22,7 @@ export const segmentFilePrefix = (inodeId: number): string => `${SEGMENT_PREFIX}
 export const segmentKey = (inodeId: number, offset: number): string =>
   segmentFilePrefix(inodeId) + hex(offset, 16);
 export const deletingKey = (inodeId: number): string => DELETING_PREFIX + hex(inodeId, 16);
+export const garbageKey = (firstChunkId: number): string => GARBAGE_PREFIX + hex(firstChunkId, 16);
 
 export type TopoKind = 'logicalpool' | 'physicalpool' | 'zone' | 'server' | 'chunkserver' | 'cluster';
 

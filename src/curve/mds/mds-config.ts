@@ -22,6 +22,10 @@ export interface MdsConfig {
   operatorTimeoutMs: number;
   operatorsPerChunkServer: number;
   copysetPushRetries: number;
+  /** retry pause of the chunk cleaner (DeleteChunk of freed segments) while chunks remain */
+  chunkCleanIntervalMs: number;
+  /** how long IncreaseFileEpoch keeps pushing UpdateEpoch to chunkservers that do not answer */
+  epochPushTimeoutMs: number;
   /** metrics endpoint host:port, or 'off' */
   metrics: string;
 }
@@ -44,6 +48,8 @@ export const defaultMdsConfig: MdsConfig = {
   operatorTimeoutMs: 120_000,
   operatorsPerChunkServer: 2,
   copysetPushRetries: 3,
+  chunkCleanIntervalMs: 2000,
+  epochPushTimeoutMs: 3000,
   metrics: '127.0.0.1:6701',
 };
 

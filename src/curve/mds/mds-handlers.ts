@@ -6,8 +6,11 @@ import { FencedError } from './kv-store';
 import type { LeaderState, MdsServer } from './mds-server';
 import { metricRpcs } from './mds-server';
 import { FileInfo, Status } from './namespace-types';
+import { pushEpoch } from './epoch-push';
 import { HeartbeatRequest } from './heartbeat';
-import { TopoCode } from './topology-types';
+import type { Operator } from './schedule-types';
+import { planLeaderBalance } from './schedulers';
+import { copysetKeyOf, TopoCode } from './topology-types';
 
 type Req = Record<string, unknown> & { [k: string]: never | unknown };
 type Handler = (req: Req, s: LeaderState) => Promise<Record<string, unknown>>;
@@ -156,14 +159,26 @@ export function registerServiceHandlers(server: grpc.Server, mds: MdsServer): vo
     IncreaseFileEpoch: u('IncreaseFileEpoch', async (r, s) => {
       const res = await s.namespace.increaseFileEpoch(str(r.fileName), str(r.owner));
       if (!res.value) return { statusCode: res.code };
-      return {
-        statusCode: res.code,
-        fileInfo: res.value.info,
-        csLocs: res.value.chunkServerIds.map((id) => {
-          const cs = s.topology.chunkservers.get(id);
-          return { chunkServerID: id, address: cs ? `${cs.hostIp}:${cs.port}` : '' };
-        }),
-      };
+      const csLocs = res.value.chunkServerIds.map((id) => {
+        const cs = s.topology.chunkservers.get(id);
+        return { chunkServerID: id, address: cs ? `${cs.hostIp}:${cs.port}` : '' };
+      });
+      // Fence the old writers on every chunkserver before the new owner gets its answer.
+      const { info } = res.value;
+      const pushed = await pushEpoch(
+        mds.commander,
+        csLocs.map((l) => l.address).filter(Boolean),
+        info.id,
+        info.epoch,
+        mds.config.epochPushTimeoutMs,
+      );
+      if (pushed.failed.length > 0)
+        mds.log.warn('UpdateEpoch not acknowledged', {
+          fileId: info.id,
+          epoch: info.epoch,
+          by: pushed.failed,
+        });
+      return { statusCode: res.code, fileInfo: info, csLocs };
     }),
     GetAllocatedSize: u('GetAllocatedSize', async (r, s) => {
       const res = await s.namespace.allocatedSize(str(r.fileName));
@@ -354,6 +369,35 @@ export function registerServiceHandlers(server: grpc.Server, mds: MdsServer): vo
       statusCode: 0,
       clusterId: s.topology.clusterId,
     })),
+    GetScheduleStatus: u('GetScheduleStatus', async (_r, s) => {
+      const now = Date.now();
+      s.operators.expire(now);
+      const describe = (op: Operator): Record<string, unknown> => ({
+        logicalPoolId: op.logicalPoolId,
+        copysetId: op.copysetId,
+        scheduler: op.scheduler,
+        steps: op.steps.map((st) => `${st.kind} ${st.target}`).join(', '),
+      });
+      return {
+        statusCode: 0,
+        operators: s.operators
+          .list()
+          .map((f) => ({ ...describe(f.op), step: f.step, ageMs: now - f.createdMs })),
+        finished: s.operators.finished.slice(-20).map((f) => ({ ...describe(f.op), outcome: f.outcome })),
+        pendingChunkDeletes: await s.cleaner.pending(),
+      };
+    }),
+    BalanceLeaders: u('BalanceLeaders', async (_r, s) => {
+      const ops = s.driver.runOnce(planLeaderBalance);
+      const moves = ops.map((op) => ({
+        logicalPoolId: op.logicalPoolId,
+        copysetId: op.copysetId,
+        fromChunkServer: s.topology.copysets.get(copysetKeyOf(op.logicalPoolId, op.copysetId))?.leader ?? 0,
+        toChunkServer: op.steps[0].target,
+      }));
+      if (moves.length > 0) mds.log.info('leader balance requested', { moves: moves.length });
+      return { statusCode: 0, moves };
+    }),
   });
 
   server.addService(grpcService('heartbeat.proto', 'curve.mds.heartbeat.HeartbeatService').service, {

@@ -7,6 +7,8 @@ import { Etcd3 } from 'etcd3';
 import { createLogger, Logger } from '../../common/log';
 import { registry } from '../../common/metrics';
 import { onlineStateName } from './chunkserver-health';
+import { ChunkCleaner } from './chunk-cleaner';
+import { ChunkCommander, RpcChunkCommander } from './chunk-commander';
 import { CopysetPusher, GrpcCopysetPusher } from './copyset-pusher';
 import { LeaderElection } from './election';
 import { HeartbeatHandler, HeartbeatRequest } from './heartbeat';
@@ -52,6 +54,7 @@ export interface LeaderState {
   heartbeat: HeartbeatHandler;
   operators: OperatorController;
   driver: ScheduleDriver;
+  cleaner: ChunkCleaner;
 }
 
 export class MdsServer {
@@ -63,15 +66,18 @@ export class MdsServer {
   state: LeaderState | undefined;
   boundPort = 0;
   private readonly pusher: CopysetPusher;
+  readonly commander: ChunkCommander;
   private transition: Promise<void> = Promise.resolve();
   private gaugeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly config: MdsConfig,
     pusher?: CopysetPusher,
+    commander?: ChunkCommander,
   ) {
     this.log = createLogger('mds', { addr: config.listen });
     this.pusher = pusher ?? new GrpcCopysetPusher({ retries: config.copysetPushRetries });
+    this.commander = commander ?? new RpcChunkCommander();
   }
 
   address(): string {
@@ -173,13 +179,25 @@ export class MdsServer {
       this.log,
     );
     driver.start();
-    this.state = { topology, namespace, heartbeat, operators, driver };
+    const cleaner = new ChunkCleaner(
+      this.store,
+      () => topology,
+      this.commander,
+      { intervalMs: this.config.chunkCleanIntervalMs, batch: 20, parallel: 8 },
+      this.log,
+    );
+    namespace.onGarbage = () => cleaner.kick();
+    cleaner.start();
+    this.state = { topology, namespace, heartbeat, operators, driver, cleaner };
     metricIsLeader.set(1);
     this.log.info('serving as leader', { clusterId: topology.clusterId });
   }
 
   private resign(): void {
-    if (this.state) this.state.driver.stop();
+    if (this.state) {
+      this.state.driver.stop();
+      void this.state.cleaner.stop();
+    }
     this.state = undefined;
     if (this.store instanceof EtcdKvStore)
       this.store.setFence({ key: this.config.electionKey, value: Buffer.from('\u0000not-leader') });
@@ -210,6 +228,7 @@ export class MdsServer {
   async stop(): Promise<void> {
     if (this.gaugeTimer) clearInterval(this.gaugeTimer);
     this.state?.driver.stop();
+    await this.state?.cleaner.stop();
     this.state = undefined;
     if (this.election) await this.election.stop();
     if (this.server) {
@@ -219,5 +238,6 @@ export class MdsServer {
     await this.transition;
     await this.store?.close();
     if (this.pusher instanceof GrpcCopysetPusher) this.pusher.close();
+    await this.commander.close();
   }
 }

@@ -8,6 +8,7 @@ import {
   deletingKey,
   fileDirPrefix,
   fileKey,
+  garbageKey,
   ID_CHUNK,
   ID_INODE,
   segmentFilePrefix,
@@ -62,18 +63,20 @@ interface Resolved {
   raw: Buffer;
 }
 
-export interface EpochPush {
-  fileId: number;
-  epoch: number;
-  chunkServerIds: number[];
+/** Ops that free a segment: its key goes, a garbage record for the chunk cleaner comes. */
+function freeSegmentOps(key: string, raw: Buffer): KvOp[] {
+  const seg = segmentCodec.decode(raw);
+  const ops: KvOp[] = [{ type: 'delete', key }];
+  if (seg.chunks.length > 0) ops.push({ type: 'put', key: garbageKey(seg.chunks[0].chunkID), value: raw });
+  return ops;
 }
 
 export class Namespace {
   private readonly inodeIds: BatchIdAllocator;
   private readonly chunkIds: BatchIdAllocator;
   readonly sessions: SessionTable;
-  /** UpdateEpoch pushes owed to chunkservers (recorded; chunkservers do not exist yet). */
-  readonly epochPushes: EpochPush[] = [];
+  /** Called after segments were freed (their chunks wait for the chunk cleaner). */
+  onGarbage: () => void = () => {};
 
   constructor(
     private readonly store: KvStore,
@@ -206,15 +209,19 @@ export class Namespace {
     return { code: Status.kOK, value: entries.map((e) => fileCodec.decode(e.value)) };
   }
 
-  /** Removes a deleting file's segments in bounded batches, then its marker. */
+  /**
+   * Removes a deleting file's segments in bounded batches (two ops each: etcd caps a transaction at 128
+   * ops), each one handed to the chunk cleaner in the same transaction, then the marker.
+   */
   private async purge(fileId: number): Promise<void> {
     for (;;) {
-      const batch = await this.store.scan(segmentFilePrefix(fileId), 100);
+      const batch = await this.store.scan(segmentFilePrefix(fileId), 50);
       if (batch.length === 0) break;
       await this.store.txn(
         [],
-        batch.map((b) => ({ type: 'delete' as const, key: b.key })),
+        batch.flatMap((b) => freeSegmentOps(b.key, b.value)),
       );
+      this.onGarbage();
     }
     await this.store.delete(deletingKey(fileId));
   }
@@ -433,7 +440,8 @@ export class Namespace {
     const key = segmentKey(info.id, offset);
     const raw = await this.store.get(key);
     if (!raw) return { code: Status.kSegmentNotAllocated };
-    const done = await this.store.txn([{ key, value: raw }], [{ type: 'delete', key }]);
+    const done = await this.store.txn([{ key, value: raw }], freeSegmentOps(key, raw));
+    if (done) this.onGarbage();
     return { code: done ? Status.kOK : Status.kSegmentNotAllocated };
   }
 
@@ -472,7 +480,7 @@ export class Namespace {
     return { code: Status.kOK, value: { session, info: r.value!.info } };
   }
 
-  /** Bumps the file's epoch (fencing older writers) and records the UpdateEpoch push it owes. */
+  /** Bumps the file's epoch (fencing older writers); returns the chunkservers to push it to. */
   async increaseFileEpoch(
     path: string,
     owner: string,
@@ -497,7 +505,6 @@ export class Namespace {
       for (const [pool, copysets] of byPool)
         for (const id of this.chunkServersOfCopysets(pool, [...copysets])) cs.add(id);
       const chunkServerIds = [...cs].sort((a, b) => a - b);
-      this.epochPushes.push({ fileId: info.id, epoch: next.epoch, chunkServerIds });
       return { code: Status.kOK, value: { info: next, chunkServerIds } };
     }
     return { code: Status.kStorageError };

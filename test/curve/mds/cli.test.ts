@@ -198,13 +198,24 @@ t.test('curve CLI against a curve-mds process', async (t) => {
       mds: { role: string }[];
       chunkservers: { state: string }[];
       copysets: { total: number; healthy: number };
+      operators: unknown[];
+      pendingChunkDeletes: number;
     };
     t.same(
       st.mds.map((m) => m.role),
       ['leader'],
     );
     t.equal(st.chunkservers.length, 3);
-    t.same(st.copysets, { total: 6, healthy: 6, degraded: 0, unavailable: 0, changing: 0 });
+    t.same(st.copysets, {
+      total: 6,
+      healthy: 6,
+      degraded: 0,
+      unavailable: 0,
+      changing: 0,
+      underReplicated: [],
+    });
+    t.same(st.operators, [], 'no operators in flight');
+    t.equal(st.pendingChunkDeletes, 0);
     const human = await curve('status');
     t.match(human.stdout, /COPYSETS total 6: healthy 6, degraded 0, unavailable 0/);
     const cs = await curve('chunkserver', 'list');

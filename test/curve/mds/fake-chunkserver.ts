@@ -2,6 +2,7 @@
 // CreateCopysetNode2 calls (optionally failing the first N), and a heartbeat sender.
 import * as grpc from '@grpc/grpc-js';
 import { grpcService } from '../../../src/curve/common/protos';
+import type { ChunkCommander } from '../../../src/curve/mds/chunk-commander';
 import { MdsClient } from '../../../src/curve/mds/mds-client';
 
 export interface RecordedCopyset {
@@ -87,4 +88,27 @@ export function heartbeat(
     })),
     ...extra,
   });
+}
+
+/** Stands in for the MDS's data-plane calls to chunkservers: records them and answers as told. */
+export class RecordingCommander implements ChunkCommander {
+  readonly deleted: { pool: number; copyset: number; chunkId: number; endpoints: string[] }[] = [];
+  readonly epochs: { endpoint: string; fileId: number; epoch: number }[] = [];
+  /** Chunk deletions fail while this is set (the cleaner must retry). */
+  failDeletes = false;
+
+  deleteChunk(endpoints: string[], pool: number, copyset: number, chunkId: number): Promise<boolean> {
+    if (this.failDeletes) return Promise.resolve(false);
+    this.deleted.push({ pool, copyset, chunkId, endpoints });
+    return Promise.resolve(true);
+  }
+
+  updateEpoch(endpoint: string, fileId: number, epoch: number): Promise<boolean> {
+    this.epochs.push({ endpoint, fileId, epoch });
+    return Promise.resolve(true);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
 }

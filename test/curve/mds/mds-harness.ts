@@ -6,7 +6,7 @@ import { setLogLevel } from '../../../src/common/log';
 import { defaultMdsConfig, MdsConfig } from '../../../src/curve/mds/mds-config';
 import { MdsClient } from '../../../src/curve/mds/mds-client';
 import { MdsServer } from '../../../src/curve/mds/mds-server';
-import { FakeChunkServer } from './fake-chunkserver';
+import { FakeChunkServer, RecordingCommander } from './fake-chunkserver';
 
 setLogLevel('error');
 
@@ -16,6 +16,8 @@ export interface Harness {
   dir: string;
   fakes: FakeChunkServer[];
   config: MdsConfig;
+  /** Records the MDS's DeleteChunk / UpdateEpoch calls (fake chunkservers serve no data plane). */
+  commander: RecordingCommander;
   restart(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -34,16 +36,18 @@ export async function startMds(overrides: Partial<MdsConfig> = {}): Promise<Harn
     metrics: 'off',
     ...overrides,
   };
+  const commander = new RecordingCommander();
   const h: Harness = {
-    mds: new MdsServer(config),
+    mds: new MdsServer(config, undefined, commander),
     client: undefined as unknown as MdsClient,
     dir,
     fakes: [],
     config,
+    commander,
     async restart() {
       await h.mds.stop();
       h.client.close();
-      h.mds = new MdsServer({ ...config, listen: `127.0.0.1:${h.mds.boundPort}` });
+      h.mds = new MdsServer({ ...config, listen: `127.0.0.1:${h.mds.boundPort}` }, undefined, commander);
       await h.mds.start();
       h.client = new MdsClient([h.mds.address()]);
     },

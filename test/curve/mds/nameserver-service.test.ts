@@ -7,6 +7,14 @@ const GiB = 1024 ** 3;
 const TiB = 1024 ** 4;
 type R = Record<string, unknown> & { statusCode: number };
 
+async function waitUntil(fn: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 t.test('namespace', async (t) => {
   const h = await startMds({ sessionLeaseMs: 400 });
   t.teardown(() => h.stop());
@@ -134,6 +142,18 @@ t.test('namespace', async (t) => {
       (await call('DeAllocateSegment', { fileName: '/vol1', owner: 'alice', offset: GiB })).statusCode,
       107,
     );
+    const freed = (a[1].pageFileSegment as typeof s0).chunks.map((c) => c.chunkID).sort((x, y) => x - y);
+    await waitUntil(
+      async () => (await h.mds.store.scan('0a/')).length === 0,
+      5000,
+      'the freed segment cleaned',
+    );
+    t.same(
+      h.commander.deleted.map((d) => d.chunkId).sort((x, y) => x - y),
+      freed,
+      'every chunk of the freed segment deleted on the chunkservers, nothing else',
+    );
+
     t.equal((await call('GetAllocatedSize', { fileName: '/' })).allocatedSize, 3 * GiB, 'directory total');
     t.equal((await call('GetFileSize', { fileName: '/' })).fileSize, 12 * GiB + 20 * TiB + 10 * GiB);
   });
@@ -193,7 +213,15 @@ t.test('namespace', async (t) => {
     t.equal(r.statusCode, 0);
     t.equal((r.fileInfo as { epoch: number }).epoch, 1);
     t.equal((r.csLocs as unknown[]).length, 3, 'all three chunkservers host its copysets');
-    t.same(h.mds.state!.namespace.epochPushes.at(-1)!.epoch, 1, 'UpdateEpoch recorded');
+    const fileId = (r.fileInfo as { id: number }).id;
+    t.same(
+      h.commander.epochs
+        .filter((e) => e.fileId === fileId)
+        .map((e) => [e.endpoint, e.epoch])
+        .sort(),
+      (r.csLocs as { address: string }[]).map((l) => [l.address, 1]).sort(),
+      'UpdateEpoch pushed to each of them before the answer',
+    );
     const stale = await call('GetOrAllocateSegment', {
       fileName: '/vol1',
       owner: 'alice',
@@ -261,6 +289,13 @@ t.test('namespace', async (t) => {
       'force skips the bin',
     );
     t.equal((await call('GetAllocatedSize', { fileName: '/' })).allocatedSize, 0, 'segments gone with it');
+    await waitUntil(async () => (await h.mds.store.scan('0a/')).length === 0, 5000, 'garbage cleaned');
+    const deletedIds = new Set(h.commander.deleted.map((d) => d.chunkId));
+    const mapped = (segBefore.pageFileSegment as { chunks: { chunkID: number }[] }).chunks;
+    t.ok(
+      mapped.every((c) => deletedIds.has(c.chunkID)),
+      "the force-deleted file's chunks were deleted on the chunkservers",
+    );
     t.equal((await call('DeleteFile', { fileName: '/dir/sub/v', owner: 'alice' })).statusCode, 0);
     t.equal(
       (await call('DeleteFile', { fileName: '/RecycleBin/v-' + String(0), owner: 'root' })).statusCode,
