@@ -28,6 +28,7 @@ import {
   MAX_WRITE_SAME_BYTES,
   outOfRange,
   storeFailure,
+  withDataOut,
   type CommandDef,
   type DiskSettings,
   type DiskState,
@@ -65,6 +66,7 @@ import {
   type ModePageOverride,
   type ModeState,
 } from './mode';
+import { logSelect, logSelectParameterLength, logSense, type ProvisioningCounts } from './log-pages';
 import { fileModePageStore, volatileModePageStore, type SavedModePage } from './mode-store';
 import { ScsiStatus, type ItNexus, type ScsiDevice, type ScsiResult, type ScsiTask } from './scsi-types';
 import {
@@ -395,6 +397,34 @@ function fitsChangeable(p: ModePage, data: Buffer): boolean {
   return true;
 }
 
+/** Mapped and unmapped blocks, when the LU is thin and the store can tell (LOG SENSE page 0x0C). */
+async function provisioningCounts(s: DiskState): Promise<ProvisioningCounts | undefined> {
+  if (!canUnmap(s) || !s.store.capabilities.lbaStatus || !s.store.allocationStatus) return undefined;
+  const runs = await s.store.allocationStatus(0, s.blocks * s.bs);
+  let mapped = 0;
+  for (const r of runs) if (r.mapped) mapped += r.length;
+  const used = Math.ceil(mapped / s.bs);
+  return { used, available: Math.max(0, s.blocks - used) };
+}
+
+async function doLogSense(s: DiskState, task: ScsiTask): Promise<ScsiResult> {
+  const wantsProvisioning = (task.cdb[2] & 0x3f) === 0x0c && task.cdb[3] === 0;
+  let provisioning: ProvisioningCounts | undefined;
+  if (wantsProvisioning) {
+    try {
+      provisioning = await provisioningCounts(s);
+    } catch (err) {
+      // The page is still answered, without the counts the store could not give.
+      s.log.warn('allocation status for LOG SENSE failed', { err });
+    }
+  }
+  return logSense(task.cdb, { provisioning }, fmt(s));
+}
+
+function doLogSelect(s: DiskState, task: ScsiTask): ScsiResult {
+  return withDataOut(logSelect(task.cdb, task.dataOut, fmt(s)), logSelectParameterLength(task.cdb));
+}
+
 function simpleGood(cdbControl: number): Handler {
   return (s, task) => (task.cdb[cdbControl] & 0x04 ? invalidCdbField(fmt(s), cdbControl, 2) : good());
 }
@@ -521,6 +551,8 @@ define(Op.MODE_SENSE_6, { run: (s, task) => modeSense(task.cdb, modeContext(s), 
 define(Op.MODE_SENSE_10, { run: (s, task) => modeSense(task.cdb, modeContext(s), fmt(s)), pr: R });
 define(Op.MODE_SELECT_6, { run: doModeSelect, pr: W });
 define(Op.MODE_SELECT_10, { run: doModeSelect, pr: W });
+define(Op.LOG_SENSE, { run: doLogSense, pr: A });
+define(Op.LOG_SELECT, { run: doLogSelect, pr: W });
 define(Op.START_STOP_UNIT, { run: startStopUnit, pr: W });
 define(Op.PREVENT_ALLOW_MEDIUM_REMOVAL, { run: preventAllowMediumRemoval, pr: R });
 define(Op.RESERVE_6, { run: reserve, pr: A });
