@@ -20,6 +20,7 @@ import {
   UNRECOVERED_READ_ERROR,
   WRITE_ERROR,
   WRITE_PROTECTED,
+  type SenseCode,
   type SenseFormat,
 } from './sense';
 
@@ -80,6 +81,11 @@ export interface DiskState {
   readonly preventRemoval: Set<number>;
   /** A removable medium was ejected by START STOP UNIT. */
   ejected: boolean;
+  /** A long operation that makes the medium unavailable (FORMAT UNIT, SANITIZE): other commands get NOT
+   *  READY with `code`, REQUEST SENSE reports `progress()` (0-65535). */
+  busy: { code: SenseCode; progress(): number } | undefined;
+  /** A background self-test (SEND DIAGNOSTIC) in progress, abortable. */
+  selfTest: { aborted: boolean; done: Promise<void> } | undefined;
   /** EXTENDED COPY results for RECEIVE COPY RESULTS. */
   readonly copies: CopyResults;
 }

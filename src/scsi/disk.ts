@@ -49,6 +49,7 @@ import { TaskSet } from './task-set';
 import { reportSupportedOpcodes, reportSupportedTmfs } from './report-opcodes';
 import { preventAllowMediumRemoval, startStopUnit } from './sbc-medium';
 import { getLbaStatus, readDefectData } from './sbc-status';
+import { formatUnit, receiveDiagnosticResults, sendDiagnostic } from './sbc-maintenance';
 
 import { CopyResults, extendedCopy, receiveCopyResults, thirdPartyCopyVpdBody } from './xcopy';
 import { compareAndWrite, orWrite, preFetch, write, writeAndVerify } from './sbc-write';
@@ -442,6 +443,31 @@ function release(s: DiskState, task: ScsiTask): ScsiResult {
   return good(); // releasing someone else's reservation is a no-op, not an error (SPC-2 7.17)
 }
 
+/** RESERVE(10)/RELEASE(10) (SPC-2 7.21, 7.17) share the RESERVE(6) reservation. Third-party reservations
+ *  (3RDPTY, LONGID) are not implemented and are refused, as tgt and LIO do; with 3RDPTY=0 the third-party
+ *  id and the parameter list length must be zero. */
+function reservation10Invalid(s: DiskState, cdb: Buffer): ScsiResult | undefined {
+  const f = fmt(s);
+  if (cdb[1] & 0xec) return invalidCdbField(f, 1, 7);
+  if (cdb[1] & 0x10) return invalidCdbField(f, 1, 4); // 3RDPTY
+  if (cdb[1] & 0x02) return invalidCdbField(f, 1, 1); // LONGID needs 3RDPTY
+  if (cdb[1] & 0x01) return invalidCdbField(f, 1, 0); // extent reservations: obsolete
+  if (cdb[3]) return invalidCdbField(f, 3, 7); // THIRD PARTY DEVICE ID
+  if (cdb.readUInt16BE(7)) return invalidCdbField(f, 7, 7);
+  if (cdb[9] & 0x04) return invalidCdbField(f, 9, 2);
+  return undefined;
+}
+
+function reserve10(s: DiskState, task: ScsiTask): ScsiResult {
+  const bad = reservation10Invalid(s, task.cdb);
+  return withDataOut(bad ?? reserve(s, task), task.cdb.readUInt16BE(7));
+}
+
+function release10(s: DiskState, task: ScsiTask): ScsiResult {
+  const bad = reservation10Invalid(s, task.cdb);
+  return withDataOut(bad ?? release(s, task), task.cdb.readUInt16BE(7));
+}
+
 function persistentReserveInCmd(s: DiskState, task: ScsiTask): ScsiResult {
   return persistentReserveIn(s.pr, task.cdb, fmt(s), canPersist(s));
 }
@@ -516,7 +542,9 @@ const W = PrAccess.Write;
 define(Op.TEST_UNIT_READY, { run: simpleGood(5), medium: true, pr: A });
 define(Op.REQUEST_SENSE, {
   run: (s, task) =>
-    requestSense(task, s.ua, s.settings.online && !s.ejected ? undefined : MEDIUM_NOT_PRESENT),
+    s.busy
+      ? requestSense(task, s.ua, s.busy.code, s.busy.progress())
+      : requestSense(task, s.ua, s.settings.online && !s.ejected ? undefined : MEDIUM_NOT_PRESENT),
   reservationExempt: true,
   pr: A,
 });
@@ -553,10 +581,15 @@ define(Op.MODE_SELECT_6, { run: doModeSelect, pr: W });
 define(Op.MODE_SELECT_10, { run: doModeSelect, pr: W });
 define(Op.LOG_SENSE, { run: doLogSense, pr: A });
 define(Op.LOG_SELECT, { run: doLogSelect, pr: W });
+define(Op.FORMAT_UNIT, { run: formatUnit, medium: true, pr: W });
+define(Op.SEND_DIAGNOSTIC, { run: sendDiagnostic, medium: true, pr: W });
+define(Op.RECEIVE_DIAGNOSTIC_RESULTS, { run: receiveDiagnosticResults, pr: R });
 define(Op.START_STOP_UNIT, { run: startStopUnit, pr: W });
 define(Op.PREVENT_ALLOW_MEDIUM_REMOVAL, { run: preventAllowMediumRemoval, pr: R });
 define(Op.RESERVE_6, { run: reserve, pr: A });
 define(Op.RELEASE_6, { run: release, reservationExempt: true, pr: A });
+define(Op.RESERVE_10, { run: reserve10, pr: A });
+define(Op.RELEASE_10, { run: release10, reservationExempt: true, pr: A });
 define(Op.PERSISTENT_RESERVE_IN, { run: persistentReserveInCmd, pr: A });
 define(Op.PERSISTENT_RESERVE_OUT, { run: persistentReserveOutCmd, pr: A });
 define(Op.EXTENDED_COPY, { run: (s, task) => extendedCopy(s, task, s.copies), medium: true, pr: W });
@@ -666,6 +699,8 @@ export function createDisk(params: DiskParams): Disk {
     preventRemoval: new Set(),
     ejected: false,
     copies: new CopyResults(),
+    busy: undefined,
+    selfTest: undefined,
   };
   const taskSet = new TaskSet();
   // Saved (APTPL) reservations and saved mode pages are loaded before the first command runs; a corrupt
@@ -704,6 +739,9 @@ export function createDisk(params: DiskParams): Disk {
       if (uaResult) return Promise.resolve(uaResult);
       const def = COMMANDS[cdb[0]];
       if (def === undefined) return Promise.resolve(checkCondition(fmt(s), INVALID_COMMAND_OPERATION_CODE));
+      // FORMAT UNIT / SANITIZE in progress: only INQUIRY, REPORT LUNS and REQUEST SENSE get through.
+      if (s.busy && cdb[0] !== Op.INQUIRY && cdb[0] !== Op.REQUEST_SENSE && cdb[0] !== Op.REPORT_LUNS)
+        return Promise.resolve(checkCondition(fmt(s), s.busy.code, { progress: s.busy.progress() }));
       if (s.reservedBy !== undefined && s.reservedBy !== task.nexus.id && !def.reservationExempt) {
         return Promise.resolve({ status: ScsiStatus.ReservationConflict });
       }
