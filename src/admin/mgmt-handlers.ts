@@ -26,6 +26,15 @@ async function targetMode(reg: TargetRegistry, req: MgmtRequest): Promise<string
       await reg.deleteTarget(need(req.tid, 'tid'), req.force === true);
       return;
     case 'show':
+      if (req.withStoreOptions)
+        return JSON.stringify(
+          reg.listTargets().flatMap((t) =>
+            t
+              .sortedLuns()
+              .filter((lu) => lu.bsopts !== '')
+              .map((lu) => ({ tid: t.tid, lun: lu.lun, bsopts: lu.bsopts })),
+          ),
+        );
       if (req.tid === undefined)
         return showTargets(reg.listTargets(), reg.accounts, (tid) => reg.sessionsOf(tid));
       return showTargetParams(reg.getTarget(req.tid));

@@ -57,6 +57,8 @@ export interface MgmtRequest {
   force?: boolean;
   /** Ours, not tgt's: `--mode account --op show` with passwords (tgt-admin --dump keeps them). */
   withPasswords?: boolean;
+  /** Ours: `--mode target --op show` answers JSON `[{tid, lun, bsopts}]` (tgt-admin --dump keeps them). */
+  withStoreOptions?: boolean;
 }
 
 export interface MgmtResponse {
@@ -89,7 +91,7 @@ const stringFields = [
   'initiatorAddress',
   'initiatorName',
 ] as const;
-const booleanFields = ['outgoing', 'force', 'withPasswords'] as const;
+const booleanFields = ['outgoing', 'force', 'withPasswords', 'withStoreOptions'] as const;
 
 /** Check a decoded JSON value is a well-formed request (unknown fields are refused too). */
 export function parseMgmtRequest(v: unknown): MgmtRequest | undefined {

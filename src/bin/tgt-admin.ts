@@ -8,7 +8,13 @@ import * as path from 'node:path';
 import yargs from 'yargs';
 import { MgmtConnectError, sendMgmtRequest } from '../admin/mgmt-client';
 import { controlSocketPath } from '../admin/mgmt-server';
-import { dumpConfig, parseShowAccounts, parseShowTargets, type ShownTarget } from '../admin/show-parse';
+import {
+  dumpConfig,
+  parseShowAccounts,
+  parseShowTargets,
+  storeOptionsKey,
+  type ShownTarget,
+} from '../admin/show-parse';
 import { parseTargetsConf, TargetsConfError, type IncludeResolver } from '../admin/targets-conf';
 import {
   parseSelector,
@@ -95,6 +101,24 @@ async function accountPasswords(ctx: Ctx): Promise<Map<string, string>> {
     }
   } catch {
     // No passwords known: --dump falls back to tgt's placeholder.
+  }
+  return out;
+}
+
+/** tid:lun -> --bsopts, which `--op show` does not print (a daemon without the request: none known). */
+async function storeOptions(ctx: Ctx): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  try {
+    const rsp = await sendMgmtRequest(controlSocketPath(ctx.controlPort, { create: false }), {
+      mode: 'target',
+      op: 'show',
+      withStoreOptions: true,
+    });
+    if (rsp.code !== 0) return out;
+    const rows = JSON.parse(rsp.output ?? '[]') as Array<{ tid: number; lun: number; bsopts: string }>;
+    for (const r of rows) out.set(storeOptionsKey(r.tid, r.lun), r.bsopts);
+  } catch {
+    // Dump without them rather than not at all.
   }
   return out;
 }
@@ -267,7 +291,9 @@ async function main(): Promise<number> {
     return 0;
   }
   if (argv.dump) {
-    process.stdout.write(dumpConfig(await showTargets(ctx), await accountPasswords(ctx)));
+    process.stdout.write(
+      dumpConfig(await showTargets(ctx), await accountPasswords(ctx), await storeOptions(ctx)),
+    );
     return 0;
   }
   process.stdout.write('No action specified.\n');

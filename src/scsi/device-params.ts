@@ -1,6 +1,8 @@
 // What the target layer passes to create a SCSI device for a LUN (tgtadm `--op new --mode logicalunit`
 // plus `-P key=value` updates). Identifiers default from tid/lun the way tgt does.
 import type { BackingStore } from '../backing/backing-store';
+import type { ModePageOverride } from './mode';
+import type { ModePageStore } from './mode-store';
 import type { ReservationStore } from './pr-state';
 
 export interface DiskParams {
@@ -24,9 +26,22 @@ export interface DiskParams {
   /** 'fixed' | 'descriptor' initial sense format. */
   senseFormat: 'fixed' | 'descriptor';
   rotationRate: number;
+  /** READ CAPACITY(16) LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT (tgt `lbppbe`, 0-15). */
+  lbppbe?: number;
+  /** READ CAPACITY(16) LOWEST ALIGNED LOGICAL BLOCK ADDRESS (tgt `la_lba`, 0-16383). */
+  lowestAlignedLba?: number;
+  /** VPD 0xB0 OPTIMAL TRANSFER LENGTH GRANULARITY / OPTIMAL TRANSFER LENGTH in blocks (tgt
+   *  `optimal_xfer_gran` / `optimal_xfer_len`); unset: 4 KiB and 1 MiB worth of blocks. */
+  optimalTransferLengthGranularity?: number;
+  optimalTransferLength?: number;
+  /** Mode pages set with tgt's `mode_page=` (defaults and initial current values). */
+  modePages?: readonly ModePageOverride[];
   /** Daemon state directory (tgtd --state-dir). When set, APTPL persistent reservations are kept in
    *  `${stateDir}/pr/<naa hex>.json` and survive a restart; when unset they last as long as the process. */
   stateDir?: string;
   /** Where persistent reservation state lives; overrides `stateDir` (e.g. the Curve volume's metadata). */
   reservationStore?: ReservationStore;
+  /** Where saved mode pages live; overrides `stateDir` (`${stateDir}/mode/<naa hex>.json`). Without either,
+   *  no page is savable. */
+  modePageStore?: ModePageStore;
 }

@@ -5,7 +5,8 @@ import type { Logger } from '../common/log';
 import type { DiskParams } from './device-params';
 import type { InquiryData } from './inquiry';
 import type { UnitAttentions } from './lun-commands';
-import type { ModeState } from './mode';
+import type { ModePage, ModePageOverride, ModeState } from './mode';
+import type { ModePageStore } from './mode-store';
 import type { PrAccess } from './persistent-reservations';
 import type { PrState, ReservationStore } from './pr-state';
 import type { RangeLock } from './range-lock';
@@ -19,6 +20,7 @@ import {
   UNRECOVERED_READ_ERROR,
   WRITE_ERROR,
   WRITE_PROTECTED,
+  type SenseCode,
   type SenseFormat,
 } from './sense';
 
@@ -41,6 +43,12 @@ export interface DiskSettings {
   senseFormat: SenseFormat;
   removable: boolean;
   rotationRate: number;
+  lbppbe: number;
+  lowestAlignedLba: number;
+  /** Unset: our defaults (4 KiB / 1 MiB worth of blocks). */
+  optimalTransferLengthGranularity: number | undefined;
+  optimalTransferLength: number | undefined;
+  modePages: readonly ModePageOverride[];
 }
 
 export interface DiskState {
@@ -52,8 +60,11 @@ export interface DiskState {
   settings: DiskSettings;
   blocks: number;
   maxTransferBlocks: number;
+  /** WCE and D_SENSE as the current mode page values say (read on every write). */
   mode: ModeState;
-  modeDefaults: ModeState;
+  /** Every mode page's current/changeable/default/saved values. */
+  modePages: ModePage[];
+  readonly modeStore: ModePageStore;
   inquiry: InquiryData;
   /** Nexus id holding a RESERVE(6) reservation. */
   reservedBy: number | undefined;
@@ -70,6 +81,11 @@ export interface DiskState {
   readonly preventRemoval: Set<number>;
   /** A removable medium was ejected by START STOP UNIT. */
   ejected: boolean;
+  /** A long operation that makes the medium unavailable (FORMAT UNIT, SANITIZE): other commands get NOT
+   *  READY with `code`, REQUEST SENSE reports `progress()` (0-65535). */
+  busy: { code: SenseCode; progress(): number } | undefined;
+  /** A background self-test (SEND DIAGNOSTIC) in progress, abortable. */
+  selfTest: { aborted: boolean; done: Promise<void> } | undefined;
   /** EXTENDED COPY results for RECEIVE COPY RESULTS. */
   readonly copies: CopyResults;
 }

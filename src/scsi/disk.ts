@@ -28,6 +28,7 @@ import {
   MAX_WRITE_SAME_BYTES,
   outOfRange,
   storeFailure,
+  withDataOut,
   type CommandDef,
   type DiskSettings,
   type DiskState,
@@ -48,12 +49,26 @@ import { TaskSet } from './task-set';
 import { reportSupportedOpcodes, reportSupportedTmfs } from './report-opcodes';
 import { preventAllowMediumRemoval, startStopUnit } from './sbc-medium';
 import { getLbaStatus, readDefectData } from './sbc-status';
+import { formatUnit, receiveDiagnosticResults, sendDiagnostic } from './sbc-maintenance';
 
 import { CopyResults, extendedCopy, receiveCopyResults, thirdPartyCopyVpdBody } from './xcopy';
 import { compareAndWrite, orWrite, preFetch, write, writeAndVerify } from './sbc-write';
 import { executeInquiry, PeripheralType, VersionDescriptor, type InquiryData } from './inquiry';
 import { requestSense, UnitAttentions, unitAttentionGate } from './lun-commands';
-import { modeSelect, modeSelectParameterLength, modeSense, type ModeContext, type ModeState } from './mode';
+import {
+  createModePages,
+  isSavable,
+  modeSelect,
+  modeSelectParameterLength,
+  modeSense,
+  modeStateOf,
+  type ModeContext,
+  type ModePage,
+  type ModePageOverride,
+  type ModeState,
+} from './mode';
+import { logSelect, logSelectParameterLength, logSense, type ProvisioningCounts } from './log-pages';
+import { fileModePageStore, volatileModePageStore, type SavedModePage } from './mode-store';
 import { ScsiStatus, type ItNexus, type ScsiDevice, type ScsiResult, type ScsiTask } from './scsi-types';
 import {
   checkCondition,
@@ -138,8 +153,11 @@ function readCapacity16(s: DiskState, task: ScsiTask): ScsiResult {
   data.writeUInt32BE(Math.floor(last / 0x100000000), 0);
   data.writeUInt32BE(last >>> 0, 4);
   data.writeUInt32BE(s.bs, 8);
-  // LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT 0: provisioning and alignment are per logical block.
-  if (canUnmap(s)) data[14] = 0x80 | 0x40; // LBPME, LBPRZ
+  // LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT and LOWEST ALIGNED LBA: what tgtadm's lbppbe/la_lba say
+  // (0 by default: provisioning and alignment are per logical block).
+  data[13] = s.settings.lbppbe & 0x0f;
+  data.writeUInt16BE(s.settings.lowestAlignedLba & 0x3fff, 14);
+  if (canUnmap(s)) data[14] |= 0x80 | 0x40; // LBPME, LBPRZ
   return { status: ScsiStatus.Good, dataIn: truncate(data, allocationLength32At(cdb, 10)) };
 }
 
@@ -309,22 +327,103 @@ function modeContext(s: DiskState): ModeContext {
     blocks: s.blocks,
     blockSize: s.bs,
     readonly: s.settings.readonly,
-    current: s.mode,
-    defaults: s.modeDefaults,
-    wceChangeable: s.store.capabilities.volatileCache,
+    pages: s.modePages,
+    canSave: s.modeStore.persistent,
   };
 }
 
-function doModeSelect(s: DiskState, task: ScsiTask): ScsiResult {
+/** Take the data path's view (WCE, D_SENSE) from the current page values. */
+function syncModeState(s: DiskState): void {
+  s.mode = modeStateOf(s.modePages);
+  s.settings.senseFormat = s.mode.dsense ? 'descriptor' : 'fixed';
+}
+
+function savedPages(s: DiskState): SavedModePage[] {
+  return s.modePages
+    .filter((p) => p.saved !== undefined)
+    .map((p) => ({ code: p.code, subpage: p.subpage, data: p.saved! }));
+}
+
+/** MODE SELECT: apply the new current values; with SP=1 also save every savable page (SPC-4 6.13) and
+ *  only then report GOOD. Other I_T nexuses get MODE PARAMETERS CHANGED when a current value changed. */
+function doModeSelect(s: DiskState, task: ScsiTask): ScsiResult | Promise<ScsiResult> {
   const out = modeSelect(task.cdb, task.dataOut, modeContext(s), fmt(s));
-  out.result.dataOutLength = modeSelectParameterLength(task.cdb);
-  const next = out.state;
-  if (next && (next.wce !== s.mode.wce || next.dsense !== s.mode.dsense)) {
-    s.mode = next;
-    s.settings.senseFormat = next.dsense ? 'descriptor' : 'fixed';
-    s.ua.raise(MODE_PARAMETERS_CHANGED, task.nexus.id);
+  const plen = modeSelectParameterLength(task.cdb);
+  out.result.dataOutLength = plen;
+  if (!out.updates) return out.result;
+  let changed = false;
+  const before = s.modePages.map((p) => ({ page: p, current: p.current, saved: p.saved }));
+  for (const u of out.updates) {
+    if (!u.current.equals(u.page.current)) changed = true;
+    u.page.current = u.current;
   }
-  return out.result;
+  const finish = (): ScsiResult => {
+    syncModeState(s);
+    if (changed) s.ua.raise(MODE_PARAMETERS_CHANGED, task.nexus.id);
+    return out.result;
+  };
+  if (!out.save) return finish();
+  for (const p of s.modePages) if (isSavable(p)) p.saved = Buffer.from(p.current);
+  return s.modeStore.save(savedPages(s)).then(finish, (err: unknown) => {
+    s.log.error('saving mode pages failed', { err });
+    for (const b of before) {
+      b.page.current = b.current;
+      b.page.saved = b.saved;
+    }
+    return { ...checkCondition(fmt(s), INTERNAL_TARGET_FAILURE), dataOutLength: plen };
+  });
+}
+
+/** Power-on values: saved pages become the current values. A saved page that no longer fits (another
+ *  length, or a difference outside the changeable fields after a mode_page change) is ignored. */
+function applySavedPages(s: DiskState, saved: SavedModePage[]): void {
+  for (const sp of saved) {
+    const p = s.modePages.find((x) => x.code === sp.code && x.subpage === sp.subpage);
+    if (!p || !isSavable(p) || !fitsChangeable(p, sp.data)) {
+      s.log.warn('ignoring a saved mode page that does not fit the LU', {
+        page: sp.code,
+        subpage: sp.subpage,
+      });
+      continue;
+    }
+    p.saved = Buffer.from(sp.data);
+    p.current = Buffer.from(sp.data);
+  }
+  syncModeState(s);
+}
+
+function fitsChangeable(p: ModePage, data: Buffer): boolean {
+  if (data.length !== p.defaults.length) return false;
+  for (let i = 0; i < data.length; i++) if ((data[i] ^ p.defaults[i]) & ~p.changeable[i] & 0xff) return false;
+  return true;
+}
+
+/** Mapped and unmapped blocks, when the LU is thin and the store can tell (LOG SENSE page 0x0C). */
+async function provisioningCounts(s: DiskState): Promise<ProvisioningCounts | undefined> {
+  if (!canUnmap(s) || !s.store.capabilities.lbaStatus || !s.store.allocationStatus) return undefined;
+  const runs = await s.store.allocationStatus(0, s.blocks * s.bs);
+  let mapped = 0;
+  for (const r of runs) if (r.mapped) mapped += r.length;
+  const used = Math.ceil(mapped / s.bs);
+  return { used, available: Math.max(0, s.blocks - used) };
+}
+
+async function doLogSense(s: DiskState, task: ScsiTask): Promise<ScsiResult> {
+  const wantsProvisioning = (task.cdb[2] & 0x3f) === 0x0c && task.cdb[3] === 0;
+  let provisioning: ProvisioningCounts | undefined;
+  if (wantsProvisioning) {
+    try {
+      provisioning = await provisioningCounts(s);
+    } catch (err) {
+      // The page is still answered, without the counts the store could not give.
+      s.log.warn('allocation status for LOG SENSE failed', { err });
+    }
+  }
+  return logSense(task.cdb, { provisioning }, fmt(s));
+}
+
+function doLogSelect(s: DiskState, task: ScsiTask): ScsiResult {
+  return withDataOut(logSelect(task.cdb, task.dataOut, fmt(s)), logSelectParameterLength(task.cdb));
 }
 
 function simpleGood(cdbControl: number): Handler {
@@ -342,6 +441,31 @@ function reserve(s: DiskState, task: ScsiTask): ScsiResult {
 function release(s: DiskState, task: ScsiTask): ScsiResult {
   if (s.reservedBy === task.nexus.id) s.reservedBy = undefined;
   return good(); // releasing someone else's reservation is a no-op, not an error (SPC-2 7.17)
+}
+
+/** RESERVE(10)/RELEASE(10) (SPC-2 7.21, 7.17) share the RESERVE(6) reservation. Third-party reservations
+ *  (3RDPTY, LONGID) are not implemented and are refused, as tgt and LIO do; with 3RDPTY=0 the third-party
+ *  id and the parameter list length must be zero. */
+function reservation10Invalid(s: DiskState, cdb: Buffer): ScsiResult | undefined {
+  const f = fmt(s);
+  if (cdb[1] & 0xec) return invalidCdbField(f, 1, 7);
+  if (cdb[1] & 0x10) return invalidCdbField(f, 1, 4); // 3RDPTY
+  if (cdb[1] & 0x02) return invalidCdbField(f, 1, 1); // LONGID needs 3RDPTY
+  if (cdb[1] & 0x01) return invalidCdbField(f, 1, 0); // extent reservations: obsolete
+  if (cdb[3]) return invalidCdbField(f, 3, 7); // THIRD PARTY DEVICE ID
+  if (cdb.readUInt16BE(7)) return invalidCdbField(f, 7, 7);
+  if (cdb[9] & 0x04) return invalidCdbField(f, 9, 2);
+  return undefined;
+}
+
+function reserve10(s: DiskState, task: ScsiTask): ScsiResult {
+  const bad = reservation10Invalid(s, task.cdb);
+  return withDataOut(bad ?? reserve(s, task), task.cdb.readUInt16BE(7));
+}
+
+function release10(s: DiskState, task: ScsiTask): ScsiResult {
+  const bad = reservation10Invalid(s, task.cdb);
+  return withDataOut(bad ?? release(s, task), task.cdb.readUInt16BE(7));
 }
 
 function persistentReserveInCmd(s: DiskState, task: ScsiTask): ScsiResult {
@@ -418,7 +542,9 @@ const W = PrAccess.Write;
 define(Op.TEST_UNIT_READY, { run: simpleGood(5), medium: true, pr: A });
 define(Op.REQUEST_SENSE, {
   run: (s, task) =>
-    requestSense(task, s.ua, s.settings.online && !s.ejected ? undefined : MEDIUM_NOT_PRESENT),
+    s.busy
+      ? requestSense(task, s.ua, s.busy.code, s.busy.progress())
+      : requestSense(task, s.ua, s.settings.online && !s.ejected ? undefined : MEDIUM_NOT_PRESENT),
   reservationExempt: true,
   pr: A,
 });
@@ -453,10 +579,17 @@ define(Op.MODE_SENSE_6, { run: (s, task) => modeSense(task.cdb, modeContext(s), 
 define(Op.MODE_SENSE_10, { run: (s, task) => modeSense(task.cdb, modeContext(s), fmt(s)), pr: R });
 define(Op.MODE_SELECT_6, { run: doModeSelect, pr: W });
 define(Op.MODE_SELECT_10, { run: doModeSelect, pr: W });
+define(Op.LOG_SENSE, { run: doLogSense, pr: A });
+define(Op.LOG_SELECT, { run: doLogSelect, pr: W });
+define(Op.FORMAT_UNIT, { run: formatUnit, medium: true, pr: W });
+define(Op.SEND_DIAGNOSTIC, { run: sendDiagnostic, medium: true, pr: W });
+define(Op.RECEIVE_DIAGNOSTIC_RESULTS, { run: receiveDiagnosticResults, pr: R });
 define(Op.START_STOP_UNIT, { run: startStopUnit, pr: W });
 define(Op.PREVENT_ALLOW_MEDIUM_REMOVAL, { run: preventAllowMediumRemoval, pr: R });
 define(Op.RESERVE_6, { run: reserve, pr: A });
 define(Op.RELEASE_6, { run: release, reservationExempt: true, pr: A });
+define(Op.RESERVE_10, { run: reserve10, pr: A });
+define(Op.RELEASE_10, { run: release10, reservationExempt: true, pr: A });
 define(Op.PERSISTENT_RESERVE_IN, { run: persistentReserveInCmd, pr: A });
 define(Op.PERSISTENT_RESERVE_OUT, { run: persistentReserveOutCmd, pr: A });
 define(Op.EXTENDED_COPY, { run: (s, task) => extendedCopy(s, task, s.copies), medium: true, pr: W });
@@ -484,8 +617,8 @@ function inquiryData(p: DiskParams, st: DiskSettings, store: BackingStore, bs: n
     naa: p.naa,
     blockLimits: {
       maxTransferLength: MAX_TRANSFER_BYTES / bs,
-      optimalTransferLengthGranularity: Math.max(1, 4096 / bs),
-      optimalTransferLength: (1024 * 1024) / bs,
+      optimalTransferLengthGranularity: st.optimalTransferLengthGranularity ?? Math.max(1, 4096 / bs),
+      optimalTransferLength: st.optimalTransferLength ?? (1024 * 1024) / bs,
       maxUnmapLbaCount: unmapOk ? MAX_UNMAP_BYTES / bs : 0,
       maxUnmapBlockDescriptorCount: unmapOk ? MAX_UNMAP_DESCRIPTORS : 0,
       maxWriteSameLength: MAX_WRITE_SAME_BYTES / bs,
@@ -496,6 +629,13 @@ function inquiryData(p: DiskParams, st: DiskSettings, store: BackingStore, bs: n
     provisioning: { thin: unmapOk, lbprz: unmapOk },
     thirdPartyCopy: thirdPartyCopyVpdBody(),
   };
+}
+
+function sameOverrides(a: readonly ModePageOverride[], b: readonly ModePageOverride[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every((x, i) => x.code === b[i].code && x.subpage === b[i].subpage && x.data.equals(b[i].data))
+  );
 }
 
 /** Short CDBs (a transport that passes exactly the CDB bytes) are zero-extended so field reads stay in
@@ -519,8 +659,20 @@ export function createDisk(params: DiskParams): Disk {
     senseFormat: params.senseFormat,
     removable: params.removable,
     rotationRate: params.rotationRate,
+    lbppbe: params.lbppbe ?? 0,
+    lowestAlignedLba: params.lowestAlignedLba ?? 0,
+    optimalTransferLengthGranularity: params.optimalTransferLengthGranularity,
+    optimalTransferLength: params.optimalTransferLength,
+    modePages: params.modePages ?? [],
   };
-  const modeDefaults: ModeState = { wce: store.capabilities.volatileCache, dsense: false };
+  const pagesFor = (st: DiskSettings, dsense: boolean): ModePage[] =>
+    createModePages({
+      wceDefault: store.capabilities.volatileCache,
+      wceChangeable: store.capabilities.volatileCache,
+      dsenseCurrent: dsense,
+      overrides: st.modePages,
+    });
+  const modePages = pagesFor(settings, params.senseFormat === 'descriptor');
   const s: DiskState = {
     store,
     bs,
@@ -530,8 +682,11 @@ export function createDisk(params: DiskParams): Disk {
     settings,
     blocks: Math.floor(store.size() / bs),
     maxTransferBlocks: MAX_TRANSFER_BYTES / bs,
-    mode: { wce: modeDefaults.wce, dsense: params.senseFormat === 'descriptor' },
-    modeDefaults,
+    mode: modeStateOf(modePages),
+    modePages,
+    modeStore:
+      params.modePageStore ??
+      (params.stateDir ? fileModePageStore(params.stateDir, params.naa) : volatileModePageStore),
     inquiry: inquiryData(params, settings, store, bs),
     reservedBy: undefined,
     pr: emptyPrState(),
@@ -544,23 +699,34 @@ export function createDisk(params: DiskParams): Disk {
     preventRemoval: new Set(),
     ejected: false,
     copies: new CopyResults(),
+    busy: undefined,
+    selfTest: undefined,
   };
   const taskSet = new TaskSet();
-  // Saved (APTPL) reservations are loaded before the first command runs; a corrupt file is logged and
-  // ignored rather than inventing or silently dropping access rules mid-flight.
-  let prReady: Promise<void> | undefined = s.prStore.load().then(
+  // Saved (APTPL) reservations and saved mode pages are loaded before the first command runs; a corrupt
+  // file is logged and ignored rather than inventing or silently dropping access rules mid-flight.
+  const loadPr = s.prStore.load().then(
     (saved) => {
       if (saved) s.pr = saved;
-      prReady = undefined;
     },
     (err: unknown) => {
       s.log.error('loading persistent reservations failed; starting with none', { err });
-      prReady = undefined;
     },
   );
+  const loadMode = s.modeStore.load().then(
+    (saved) => {
+      if (saved) applySavedPages(s, saved);
+    },
+    (err: unknown) => {
+      s.log.error('loading saved mode pages failed; starting with the defaults', { err });
+    },
+  );
+  let ready: Promise<void> | undefined = Promise.all([loadPr, loadMode]).then(() => {
+    ready = undefined;
+  });
 
   function execute(task: ScsiTask): Promise<ScsiResult> {
-    if (prReady) return prReady.then(() => execute(task));
+    if (ready) return ready.then(() => execute(task));
     return taskSet.run(task.attr, () => executeNow(task));
   }
 
@@ -573,6 +739,9 @@ export function createDisk(params: DiskParams): Disk {
       if (uaResult) return Promise.resolve(uaResult);
       const def = COMMANDS[cdb[0]];
       if (def === undefined) return Promise.resolve(checkCondition(fmt(s), INVALID_COMMAND_OPERATION_CODE));
+      // FORMAT UNIT / SANITIZE in progress: only INQUIRY, REPORT LUNS and REQUEST SENSE get through.
+      if (s.busy && cdb[0] !== Op.INQUIRY && cdb[0] !== Op.REQUEST_SENSE && cdb[0] !== Op.REPORT_LUNS)
+        return Promise.resolve(checkCondition(fmt(s), s.busy.code, { progress: s.busy.progress() }));
       if (s.reservedBy !== undefined && s.reservedBy !== task.nexus.id && !def.reservationExempt) {
         return Promise.resolve({ status: ScsiStatus.ReservationConflict });
       }
@@ -592,17 +761,46 @@ export function createDisk(params: DiskParams): Disk {
   function update(change: Partial<DiskSettings>): void {
     const before = { ...s.settings };
     Object.assign(s.settings, change);
+    if (change.modePages !== undefined && !sameOverrides(before.modePages, change.modePages)) {
+      // New page defaults: keep what initiators changed or saved where the page still has room for it.
+      const old = s.modePages;
+      s.modePages = createModePages({
+        wceDefault: store.capabilities.volatileCache,
+        wceChangeable: store.capabilities.volatileCache,
+        dsenseCurrent: s.mode.dsense,
+        overrides: s.settings.modePages,
+      });
+      for (const p of s.modePages) {
+        const o = old.find((x) => x.code === p.code && x.subpage === p.subpage);
+        if (!o || !isSavable(p)) continue;
+        if (o.saved && fitsChangeable(p, o.saved)) p.saved = o.saved;
+        if (fitsChangeable(p, o.current)) p.current = o.current;
+      }
+      syncModeState(s);
+      s.ua.raise(MODE_PARAMETERS_CHANGED);
+    }
     if (change.senseFormat !== undefined && change.senseFormat !== (s.mode.dsense ? 'descriptor' : 'fixed')) {
-      s.mode = { ...s.mode, dsense: change.senseFormat === 'descriptor' };
+      const control = s.modePages.find((p) => p.code === 0x0a && p.subpage === 0);
+      if (control) {
+        control.current = Buffer.from(control.current);
+        control.current[2] = (control.current[2] & ~0x04) | (change.senseFormat === 'descriptor' ? 0x04 : 0);
+      }
+      syncModeState(s);
+      s.settings.senseFormat = change.senseFormat;
       s.ua.raise(MODE_PARAMETERS_CHANGED);
     }
     if (before.readonly !== s.settings.readonly) s.ua.raise(MODE_PARAMETERS_CHANGED); // WP bit
     if (
       before.thinProvisioning !== s.settings.thinProvisioning ||
-      before.removable !== s.settings.removable
+      before.removable !== s.settings.removable ||
+      before.optimalTransferLengthGranularity !== s.settings.optimalTransferLengthGranularity ||
+      before.optimalTransferLength !== s.settings.optimalTransferLength
     ) {
       s.ua.raise(INQUIRY_DATA_HAS_CHANGED);
     }
+    // READ CAPACITY(16) data changed (SBC-3 4.6: CAPACITY DATA HAS CHANGED covers the whole parameter data).
+    if (before.lbppbe !== s.settings.lbppbe || before.lowestAlignedLba !== s.settings.lowestAlignedLba)
+      s.ua.raise(CAPACITY_DATA_HAS_CHANGED);
     if (!before.online && s.settings.online) s.ua.raise(NOT_READY_TO_READY_CHANGE);
     s.inquiry = inquiryData(params, s.settings, store, bs);
   }

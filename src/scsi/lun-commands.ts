@@ -44,12 +44,19 @@ export function requestSense(
   task: ScsiTask,
   ua: UnitAttentions | undefined,
   condition?: SenseCode,
+  progress?: number,
 ): ScsiResult {
   const cdb = task.cdb;
   const format: SenseFormat = cdb[1] & 0x01 ? 'descriptor' : 'fixed';
   if (nacaSet(cdb)) return invalidCdbField(format, 5, 2);
-  const code = ua?.take(task.nexus.id) ?? condition ?? NO_SENSE;
-  return { status: ScsiStatus.Good, dataIn: truncate(buildSense(format, code), allocationLength6(cdb)) };
+  const pending = ua?.take(task.nexus.id);
+  const code = pending ?? condition ?? NO_SENSE;
+  // An operation in progress (FORMAT UNIT, SANITIZE) reports how far it got (SPC-4 4.5.2.4.4).
+  const detail = pending === undefined && condition && progress !== undefined ? { progress } : undefined;
+  return {
+    status: ScsiStatus.Good,
+    dataIn: truncate(buildSense(format, code, detail), allocationLength6(cdb)),
+  };
 }
 
 /** Answers for a LUN that is not configured: INQUIRY says "not capable of supporting a device here"

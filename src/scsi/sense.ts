@@ -36,6 +36,8 @@ export interface SenseDetail {
   /** INFORMATION field (e.g. the LBA or miscompare offset); sets VALID. */
   information?: number;
   field?: FieldPointer;
+  /** Progress indication (SPC-4 4.5.2.4.4) of an operation in progress, 0-65535 of 65536. */
+  progress?: number;
 }
 
 function code(key: number, asc: number, ascq: number): SenseCode {
@@ -58,6 +60,10 @@ export const SAVING_PARAMETERS_NOT_SUPPORTED = code(K.IllegalRequest, 0x39, 0x00
 export const WRITE_PROTECTED = code(K.DataProtect, 0x27, 0x00);
 export const SPACE_ALLOCATION_FAILED_WRITE_PROTECT = code(K.DataProtect, 0x27, 0x07);
 export const MEDIUM_NOT_PRESENT = code(K.NotReady, 0x3a, 0x00);
+export const FORMAT_IN_PROGRESS = code(K.NotReady, 0x04, 0x04);
+export const SELF_TEST_IN_PROGRESS = code(K.NotReady, 0x04, 0x09);
+export const SANITIZE_IN_PROGRESS = code(K.NotReady, 0x04, 0x1b);
+export const LOGICAL_UNIT_FAILED_SELF_TEST = code(K.HardwareError, 0x3e, 0x03);
 export const UNRECOVERED_READ_ERROR = code(K.MediumError, 0x11, 0x00);
 export const WRITE_ERROR = code(K.MediumError, 0x0c, 0x00);
 export const MISCOMPARE_DURING_VERIFY = code(K.Miscompare, 0x1d, 0x00);
@@ -82,13 +88,14 @@ export function buildFixedSense(c: SenseCode, detail?: SenseDetail): Buffer {
   b[12] = c.asc;
   b[13] = c.ascq;
   if (detail?.field) writeFieldPointer(b, 15, detail.field);
+  else if (detail?.progress !== undefined) writeProgress(b, 15, detail.progress);
   return b;
 }
 
 /** Descriptor-format sense data with an information descriptor and/or a field-pointer descriptor. */
 export function buildDescriptorSense(c: SenseCode, detail?: SenseDetail): Buffer {
   const hasInfo = detail?.information !== undefined;
-  const hasField = detail?.field !== undefined;
+  const hasField = detail?.field !== undefined || detail?.progress !== undefined;
   const b = Buffer.alloc(8 + (hasInfo ? 12 : 0) + (hasField ? 8 : 0));
   b[0] = 0x72;
   b[1] = c.key & 0x0f;
@@ -108,7 +115,8 @@ export function buildDescriptorSense(c: SenseCode, detail?: SenseDetail): Buffer
   if (hasField) {
     b[p] = 0x02; // sense key specific descriptor
     b[p + 1] = 0x06;
-    writeFieldPointer(b, p + 4, detail!.field!);
+    if (detail!.field) writeFieldPointer(b, p + 4, detail!.field);
+    else writeProgress(b, p + 4, detail!.progress!);
   }
   return b;
 }
@@ -123,6 +131,11 @@ function writeFieldPointer(b: Buffer, at: number, f: FieldPointer): void {
   if (f.bit !== undefined) v |= 0x08 | (f.bit & 0x07);
   b[at] = v;
   b.writeUInt16BE(f.byte & 0xffff, at + 1);
+}
+
+function writeProgress(b: Buffer, at: number, progress: number): void {
+  b[at] = 0x80; // SKSV
+  b.writeUInt16BE(Math.max(0, Math.min(0xffff, Math.floor(progress))), at + 1);
 }
 
 /** A CHECK CONDITION result carrying sense data in the given format. */

@@ -13,7 +13,7 @@ import { AccountStore, DISCOVERY_TID } from './accounts';
 import { defaultTargetDeps } from './default-deps';
 import { atoi, canonicalIscsiValue, findIscsiKey } from './iscsi-target-params';
 import { LogicalUnit } from './logical-unit';
-import { applyLuParams, type LuAttrs } from './lu-params';
+import { applyLuParams, modePageOverrides, type LuAttrs } from './lu-params';
 import { defaultScsiId, defaultScsiSn, deriveNaa } from './lu-identity';
 import { NoMediumStore } from './no-medium-store';
 import { Target, type SessionInfo, type SessionSource, type SystemState } from './target';
@@ -425,6 +425,11 @@ export class TargetRegistry extends EventEmitter implements IscsiTargetDirectory
         senseFormat: next.senseFormat,
         removable: next.removable,
         rotationRate: next.rotationRate,
+        lbppbe: next.lbppbe,
+        lowestAlignedLba: next.laLba,
+        optimalTransferLengthGranularity: next.optimalXferGran,
+        optimalTransferLength: next.optimalXferLen,
+        modePages: modePageOverrides(next.modePages),
       });
     } else {
       // Identity strings are fixed at creation: replace the disk (its per-nexus SCSI state restarts).
@@ -497,6 +502,11 @@ export class TargetRegistry extends EventEmitter implements IscsiTargetDirectory
       online: a.online,
       senseFormat: a.senseFormat,
       rotationRate: a.rotationRate,
+      lbppbe: a.lbppbe,
+      lowestAlignedLba: a.laLba,
+      optimalTransferLengthGranularity: a.optimalXferGran,
+      optimalTransferLength: a.optimalXferLen,
+      modePages: modePageOverrides(a.modePages),
     };
     // DiskParams.stateDir (persistent reservations) is optional; set it only when configured.
     if (this.options.stateDir !== undefined) Object.assign(params, { stateDir: this.options.stateDir });
@@ -536,8 +546,6 @@ function identityDefaults(tid: number, lun: number, productId: string): LuAttrs 
     rotationRate: 0,
     lbppbe: 0,
     laLba: 0,
-    optimalXferGran: 0,
-    optimalXferLen: 0,
     modePages: [],
   };
 }

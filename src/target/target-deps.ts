@@ -26,7 +26,17 @@ export interface TargetDeps {
 /** The runtime-changeable settings of a disk (src/scsi/disk.ts DiskSettings). */
 export type RuntimeDiskSettings = Pick<
   DiskParams,
-  'readonly' | 'thinProvisioning' | 'online' | 'senseFormat' | 'removable' | 'rotationRate'
+  | 'readonly'
+  | 'thinProvisioning'
+  | 'online'
+  | 'senseFormat'
+  | 'removable'
+  | 'rotationRate'
+  | 'lbppbe'
+  | 'lowestAlignedLba'
+  | 'optimalTransferLengthGranularity'
+  | 'optimalTransferLength'
+  | 'modePages'
 >;
 
 /** A disk that takes new settings in place (keeps per-nexus SCSI state, raises the right UAs). */

@@ -232,15 +232,28 @@ t.test('reading show output back, and --dump', async (t) => {
       name: 'iqn.a',
       driver: 'iscsi',
       backingStores: ['/img/a'],
+      luns: [
+        { lun: 0, blockSize: 512, bstype: '', path: undefined, oflags: '' },
+        { lun: 1, blockSize: 512, bstype: '', path: '/img/a', oflags: '' },
+      ],
       accounts: ['alice', 'carol (outgoing)'],
       acls: ['192.168.0.0/24', 'fe80::/64', 'iqn.1994-05.com.redhat:c'],
       inUse: true,
     },
-    { tid: 2, name: 'iqn.b', driver: 'iscsi', backingStores: [], accounts: [], acls: ['ALL'], inUse: false },
+    {
+      tid: 2,
+      name: 'iqn.b',
+      driver: 'iscsi',
+      backingStores: [],
+      luns: [{ lun: 0, blockSize: 512, bstype: '', path: undefined, oflags: '' }],
+      accounts: [],
+      acls: ['ALL'],
+      inUse: false,
+    },
   ]);
   t.equal(
     dumpConfig(targets),
-    'default-driver iscsi\n\n<target iqn.a>\n\tbacking-store /img/a\n' +
+    'default-driver iscsi\n\n<target iqn.a>\n\t<backing-store /img/a>\n\t\tlun 1\n\t</backing-store>\n' +
       '\tincominguser alice PLEASE_CORRECT_THE_PASSWORD\n\toutgoinguser carol PLEASE_CORRECT_THE_PASSWORD\n' +
       '\tinitiator-address 192.168.0.0/24\n\tinitiator-address fe80::/64\n\tinitiator-name iqn.1994-05.com.redhat:c\n' +
       '</target>\n\n<target iqn.b>\n</target>\n\n',

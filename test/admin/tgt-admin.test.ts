@@ -54,7 +54,8 @@ t.test('tgt-admin -e, --dump, --offline, --delete against a live management serv
   const dump = await run(['-C', '21', '--dump']);
   t.equal(
     dump.stdout,
-    `default-driver iscsi\n\n<target iqn.2024-01.com.example:beta>\n\tbacking-store ${img}\n` +
+    `default-driver iscsi\n\n<target iqn.2024-01.com.example:beta>\n` +
+      `\t<backing-store ${img}>\n\t\tlun 1\n\t\tbs-type rdwr\n\t</backing-store>\n` +
       '\tincominguser alice alicepass12\n\tinitiator-address 10.0.0.0/8\n</target>\n\n',
   );
   t.same(await run(['-C', '21', '--offline', 'iqn.2024-01.com.example:beta']), {
@@ -93,3 +94,49 @@ t.test('tgt-admin -e, --dump, --offline, --delete against a live management serv
     'Command:\n\ttgtadm -C 21 --lld iscsi --mode target --op update --tid 1 --name MaxConnections --value 0\nexited with code: 22.\n',
   );
 });
+
+t.test(
+  "tgt-admin --dump keeps each LUN's store type, options, flags and block size: the dump round-trips",
+  async (t) => {
+    const reg = new TargetRegistry();
+    const srv = new ManagementServer(reg);
+    await srv.listen(controlSocketPath(22));
+    t.teardown(() => srv.close());
+    const img = path.join(dir, 'rt.img');
+    fs.writeFileSync(img, '');
+    fs.truncateSync(img, 4 * 1024 * 1024);
+    const conf = path.join(dir, 'rt.conf');
+    fs.writeFileSync(
+      conf,
+      'default-driver iscsi\n<target iqn.2024-01.com.example:rt>\n' +
+        `  <backing-store ${img}>\n    lun 3\n    bsoflags sync\n    block-size 4096\n  </backing-store>\n` +
+        '  <backing-store /nullvol>\n    lun 5\n    bs-type null\n    bsopts size=1G;x=y\n  </backing-store>\n' +
+        '</target>\n',
+    );
+    t.same(await run(['-C', '22', '-c', conf, '-e']), { code: 0, stdout: '', stderr: '' });
+    const dump = await run(['-C', '22', '--dump']);
+    t.equal(
+      dump.stdout,
+      'default-driver iscsi\n\n<target iqn.2024-01.com.example:rt>\n' +
+        `\t<backing-store ${img}>\n\t\tlun 3\n\t\tbs-type rdwr\n\t\tbsoflags sync\n\t\tblock-size 4096\n\t</backing-store>\n` +
+        '\t<backing-store /nullvol>\n\t\tlun 5\n\t\tbs-type null\n\t\tbsopts size=1G;x=y\n\t</backing-store>\n' +
+        '</target>\n\n',
+    );
+    // Recreate the daemon's state from the dump alone: same LUNs, same stores, same dump.
+    t.same(await run(['-C', '22', '--delete', 'ALL']), { code: 0, stdout: '', stderr: '' });
+    t.equal(reg.listTargets().length, 0);
+    const dumped = path.join(dir, 'dumped.conf');
+    fs.writeFileSync(dumped, dump.stdout);
+    t.same(await run(['-C', '22', '-c', dumped, '-e']), { code: 0, stdout: '', stderr: '' });
+    const luns = reg.listTargets()[0].sortedLuns();
+    t.same(
+      luns.map((l) => [l.lun, l.bstype, l.bsopts, l.oflags, l.blockSize]),
+      [
+        [0, luns[0].bstype, luns[0].bsopts, luns[0].oflags, luns[0].blockSize],
+        [3, 'rdwr', '', ['sync'], 4096],
+        [5, 'null', 'size=1G;x=y', [], 512],
+      ],
+    );
+    t.equal((await run(['-C', '22', '--dump'])).stdout, dump.stdout);
+  },
+);

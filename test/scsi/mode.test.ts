@@ -1,17 +1,52 @@
 import t from 'tap';
-import { modeSelect, modeSense, type ModeContext } from '../../src/scsi/mode';
+import {
+  createModePages,
+  modeSelect,
+  modeSense,
+  modeStateOf,
+  type ModeContext,
+  type ModePageOverride,
+  type ModeSelectOutcome,
+  type ModeState,
+} from '../../src/scsi/mode';
 import { parseSense } from '../../src/scsi/sense';
 
 const hex = (s: string) => Buffer.from(s.replace(/ /g, ''), 'hex');
-const ctx = (over: Partial<ModeContext> = {}): ModeContext => ({
-  blocks: 0x1000,
-  blockSize: 512,
-  readonly: false,
-  current: { wce: true, dsense: false },
-  defaults: { wce: true, dsense: false },
-  wceChangeable: true,
-  ...over,
-});
+interface CtxOpts {
+  blocks?: number;
+  blockSize?: number;
+  readonly?: boolean;
+  current?: ModeState;
+  wceChangeable?: boolean;
+  canSave?: boolean;
+  overrides?: ModePageOverride[];
+}
+const ctx = (o: CtxOpts = {}): ModeContext => {
+  const pages = createModePages({
+    wceDefault: true,
+    wceChangeable: o.wceChangeable ?? true,
+    dsenseCurrent: o.current?.dsense ?? false,
+    overrides: o.overrides ?? [],
+  });
+  if (o.current && !o.current.wce) {
+    const caching = pages.find((p) => p.code === 0x08)!;
+    caching.current = Buffer.from(caching.current);
+    caching.current[2] &= ~0x04;
+  }
+  return {
+    blocks: o.blocks ?? 0x1000,
+    blockSize: o.blockSize ?? 512,
+    readonly: o.readonly ?? false,
+    pages,
+    canSave: o.canSave ?? false,
+  };
+};
+/** The WCE/D_SENSE a MODE SELECT outcome leads to (undefined when it failed). */
+const stateAfter = (r: ModeSelectOutcome, c: ModeContext): ModeState | undefined => {
+  if (!r.updates) return undefined;
+  for (const u of r.updates) u.page.current = u.current;
+  return modeStateOf(c.pages);
+};
 const sense6 = (page: number, opts: { dbd?: boolean; pc?: number; sub?: number; alloc?: number } = {}) =>
   Buffer.from([0x1a, opts.dbd ? 0x08 : 0, ((opts.pc ?? 0) << 6) | page, opts.sub ?? 0, opts.alloc ?? 255, 0]);
 const sense10 = (page: number, opts: { dbd?: boolean; llbaa?: boolean; pc?: number; alloc?: number } = {}) =>
@@ -29,6 +64,7 @@ const sense10 = (page: number, opts: { dbd?: boolean; llbaa?: boolean; pc?: numb
   ]);
 
 const RW_RECOVERY = hex('01 0a 00 00 00 00 00 00 00 00 00 00');
+const DISCONNECT = hex('02 0e 80 80 00 0a 00000000 00000000 0000');
 const CACHING_WCE = hex('08 12 04 00 0000 0000 0000 0000 0000 0000 0000 0000');
 const CONTROL = hex('0a 0a 02 10 00 00 00 00 00 00 00 00');
 const IEC = hex('1c 0a 08 00 00 00 00 00 00 00 00 00');
@@ -37,6 +73,7 @@ const BD_SHORT = hex('00001000 00 000200');
 t.test('MODE SENSE(6) of each page with block descriptor', async (t) => {
   for (const [page, body] of [
     [0x01, RW_RECOVERY],
+    [0x02, DISCONNECT],
     [0x08, CACHING_WCE],
     [0x0a, CONTROL],
     [0x1c, IEC],
@@ -48,7 +85,7 @@ t.test('MODE SENSE(6) of each page with block descriptor', async (t) => {
 });
 
 t.test('MODE SENSE all pages, DBD, WP, truncation', async (t) => {
-  const all = Buffer.concat([RW_RECOVERY, CACHING_WCE, CONTROL, IEC]);
+  const all = Buffer.concat([RW_RECOVERY, DISCONNECT, CACHING_WCE, CONTROL, IEC]);
   const r = modeSense(sense6(0x3f, { dbd: true }), ctx({ readonly: true }), 'fixed');
   t.same(r.dataIn, Buffer.concat([Buffer.from([3 + all.length, 0, 0x90, 0]), all]));
   t.same(modeSense(sense6(0x3f, { sub: 0xff, dbd: true }), ctx(), 'fixed').dataIn!.length, 4 + all.length);
@@ -57,7 +94,7 @@ t.test('MODE SENSE all pages, DBD, WP, truncation', async (t) => {
     Buffer.from([3 + 8 + all.length, 0, 0x10, 8, 0, 0, 0x10, 0, 0, 0]),
   );
   const r10 = modeSense(sense10(0x3f, { alloc: 4096 }), ctx(), 'fixed');
-  t.same(r10.dataIn, Buffer.concat([hex('0046 00 10 00 00 0008'), BD_SHORT, all]));
+  t.same(r10.dataIn, Buffer.concat([hex('0056 00 10 00 00 0008'), BD_SHORT, all]));
 });
 
 t.test('MODE SENSE(10) long LBA descriptor and large capacity', async (t) => {
@@ -77,6 +114,7 @@ t.test('page control', async (t) => {
     changeable.subarray(4),
     Buffer.concat([
       hex('01 0a 00000000000000000000'),
+      hex('02 0e ff ff 00000000 00000000 00000000'),
       hex('08 12 04 00 0000 0000 0000 0000 0000 0000 0000 0000'),
       hex('0a 0a 04 00 0000000000000000'),
       hex('1c 0a 00000000000000000000'),
@@ -121,23 +159,26 @@ t.test('MODE SELECT changes WCE and D_SENSE', async (t) => {
   const caching = Buffer.from(CACHING_WCE);
   caching[2] = 0x00;
   const list = Buffer.concat([hex('00 00 00 00'), caching]);
-  const r = modeSelect(select6(list), list, ctx(), 'fixed');
+  const c = ctx();
+  const r = modeSelect(select6(list), list, c, 'fixed');
   t.equal(r.result.status, 0);
-  t.same(r.state, { wce: false, dsense: false });
+  t.same(stateAfter(r, c), { wce: false, dsense: false });
   const control = Buffer.from(CONTROL);
   control[2] |= 0x04;
   const list10 = Buffer.concat([hex('0000 00 00 00 00 0008'), BD_SHORT, control, CACHING_WCE]);
-  const r10 = modeSelect(select10(list10), list10, ctx({ current: { wce: false, dsense: false } }), 'fixed');
+  const c10 = ctx({ current: { wce: false, dsense: false } });
+  const r10 = modeSelect(select10(list10), list10, c10, 'fixed');
   t.equal(r10.result.status, 0);
-  t.same(r10.state, { wce: true, dsense: true });
-  const empty = modeSelect(Buffer.from([0x15, 0x10, 0, 0, 0, 0]), undefined, ctx(), 'fixed');
-  t.same(empty.state, ctx().current, 'zero-length list is a no-op');
+  t.same(stateAfter(r10, c10), { wce: true, dsense: true });
+  const ce = ctx();
+  const empty = modeSelect(Buffer.from([0x15, 0x10, 0, 0, 0, 0]), undefined, ce, 'fixed');
+  t.same(stateAfter(empty, ce), { wce: true, dsense: false }, 'zero-length list is a no-op');
 });
 
 t.test('MODE SELECT rejects what it cannot do', async (t) => {
   const err = (cdb: Buffer, list: Buffer | undefined, c = ctx()) => {
     const r = modeSelect(cdb, list, c, 'fixed');
-    t.equal(r.state, undefined);
+    t.equal(r.updates, undefined);
     return parseSense(r.result.sense!);
   };
   const ok = Buffer.concat([hex('00 00 00 00'), CACHING_WCE]);

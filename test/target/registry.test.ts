@@ -150,6 +150,11 @@ t.test('LU parameter updates are all-or-nothing', async (t) => {
       senseFormat: 'fixed',
       removable: false,
       rotationRate: 0,
+      lbppbe: 0,
+      lowestAlignedLba: 0,
+      optimalTransferLengthGranularity: undefined,
+      optimalTransferLength: undefined,
+      modePages: [],
     },
   ]);
   await reg.updateLogicalUnit(1, 1, 'vendor_id=TOOLONGVENDOR,product_id=SUPERDISK,scsi_sn=' + 'a'.repeat(40));

@@ -82,6 +82,9 @@ t.test('LU -P keys: numbers, mode_page, disksize=auto; unknown keys change nothi
   const before = { ...lu.attrs };
   await t.rejects(reg.updateLogicalUnit(1, 1, 'lbppbe=1,disksize=100'), { message: 'invalid request' });
   await t.rejects(reg.updateLogicalUnit(1, 1, 'path=/g'), { message: 'invalid request' }, 'not removable');
+  await t.rejects(reg.updateLogicalUnit(1, 1, 'lbppbe=16'), { message: 'invalid request' }, 'exponent > 15');
+  await t.rejects(reg.updateLogicalUnit(1, 1, 'la_lba=16384'), { message: 'invalid request' }, '14 bits');
+  await t.rejects(reg.updateLogicalUnit(1, 1, 'mode_page=8:0:1:1:2'), { message: 'invalid request' });
   t.same(lu.attrs, before);
 });
 
