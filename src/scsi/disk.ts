@@ -45,7 +45,7 @@ import {
 import { emptyPrState, fileReservationStore, volatileReservationStore, type PrState } from './pr-state';
 import { RangeLock } from './range-lock';
 import { TaskSet } from './task-set';
-import { reportSupportedOpcodes, reportSupportedTmfs } from './report-opcodes';
+import { reportSupportedOpcodes, reportSupportedTmfs, reservedCdbBit } from './report-opcodes';
 import { preventAllowMediumRemoval, startStopUnit } from './sbc-medium';
 import { getLbaStatus, readDefectData } from './sbc-status';
 
@@ -133,6 +133,9 @@ function readCapacity10(s: DiskState, task: ScsiTask): ScsiResult {
 
 function readCapacity16(s: DiskState, task: ScsiTask): ScsiResult {
   const cdb = task.cdb;
+  // SBC-2 (obsolete in SBC-3, as for READ CAPACITY(10)): PMI=0 with a nonzero LBA is an invalid field.
+  if (!(cdb[14] & 0x01) && (cdb.readUInt32BE(2) !== 0 || cdb.readUInt32BE(6) !== 0))
+    return invalidCdbField(fmt(s), 2);
   const data = Buffer.alloc(32);
   const last = Math.max(s.blocks - 1, 0);
   data.writeUInt32BE(Math.floor(last / 0x100000000), 0);
@@ -573,6 +576,10 @@ export function createDisk(params: DiskParams): Disk {
       if (uaResult) return Promise.resolve(uaResult);
       const def = COMMANDS[cdb[0]];
       if (def === undefined) return Promise.resolve(checkCondition(fmt(s), INVALID_COMMAND_OPERATION_CODE));
+      // The CDB is judged before reservations and the medium (as LIO does): a bit REPORT SUPPORTED
+      // OPERATION CODES says we do not evaluate must be zero.
+      const reserved = reservedCdbBit(cdb);
+      if (reserved) return Promise.resolve(invalidCdbField(fmt(s), reserved.byte, reserved.bit));
       if (s.reservedBy !== undefined && s.reservedBy !== task.nexus.id && !def.reservationExempt) {
         return Promise.resolve({ status: ScsiStatus.ReservationConflict });
       }

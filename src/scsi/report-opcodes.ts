@@ -63,7 +63,8 @@ export const OPCODE_USAGE: readonly OpcodeUsage[] = [
   rw16(0x90, 0x02),
   rw16(0x91, 0x02),
   rw16(0x93, 0x09),
-  { op: 0x9e, sa: 0x10, usage: [0x9e, 0x10, ...L8, ...L4, 0, 0] },
+  // READ CAPACITY(16): PMI and the LBA are checked the SBC-2 way (obsolete in SBC-3, like READ CAPACITY(10)).
+  { op: 0x9e, sa: 0x10, usage: [0x9e, 0x10, ...L8, ...L4, 0x01, 0] },
   { op: 0x9e, sa: 0x12, usage: [0x9e, 0x12, ...L8, ...L4, 0, 0] },
   { op: 0xa0, usage: [0xa0, 0, 0xff, 0, 0, 0, ...L4, 0, 0] },
   { op: 0xa3, sa: 0x0c, usage: [0xa3, 0x0c, 0x87, 0xff, 0xff, 0xff, ...L4, 0, 0] },
@@ -74,6 +75,31 @@ export const OPCODE_USAGE: readonly OpcodeUsage[] = [
   rw12(0xaf, 0x16),
   { op: 0xb7, usage: [0xb7, 0x1f, 0, 0, 0, 0, ...L4, 0, 0] },
 ];
+
+/** Usage by opcode, or by opcode << 8 | service action for opcodes with service actions. */
+const USAGE_BY_KEY = new Map<number, OpcodeUsage>(
+  OPCODE_USAGE.map((u) => [u.sa === undefined ? u.op : (u.op << 8) | u.sa, u]),
+);
+const WITH_SERVICE_ACTION = new Set(OPCODE_USAGE.filter((u) => u.sa !== undefined).map((u) => u.op));
+
+/**
+ * The first CDB bit the usage data says we do not evaluate (reserved, obsolete, unsupported, the CONTROL
+ * byte's NACA, LINK and vendor bits) that is set: we treat all of them as reserved, so such a CDB is
+ * INVALID FIELD IN CDB pointing at the bit. Undefined when the CDB is clean, the opcode has no usage
+ * data, or its service action (byte 1 bits 4-0, left to the command to reject) is unknown.
+ */
+export function reservedCdbBit(cdb: Buffer): { byte: number; bit: number } | undefined {
+  const op = cdb[0];
+  const withSa = WITH_SERVICE_ACTION.has(op);
+  const u = USAGE_BY_KEY.get(withSa ? (op << 8) | (cdb[1] & 0x1f) : op);
+  if (!u) return undefined;
+  for (let i = 1; i < u.usage.length; i++) {
+    const ignored = ~u.usage[i] & (withSa && i === 1 ? 0xe0 : 0xff);
+    const bad = cdb[i] & ignored;
+    if (bad) return { byte: i, bit: 31 - Math.clz32(bad) };
+  }
+  return undefined;
+}
 
 /** Opcodes that take a service action (SERVACTV), whether or not we list every action. */
 function hasServiceActions(op: number): boolean {
