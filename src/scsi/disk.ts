@@ -45,7 +45,7 @@ import {
 import { emptyPrState, fileReservationStore, volatileReservationStore, type PrState } from './pr-state';
 import { RangeLock } from './range-lock';
 import { TaskSet } from './task-set';
-import { reportSupportedOpcodes, reportSupportedTmfs, reservedCdbBit } from './report-opcodes';
+import { reportSupportedOpcodes, reportSupportedTmfs, cdbUsageViolation } from './report-opcodes';
 import { preventAllowMediumRemoval, startStopUnit } from './sbc-medium';
 import { getLbaStatus, readDefectData } from './sbc-status';
 
@@ -576,10 +576,10 @@ export function createDisk(params: DiskParams): Disk {
       if (uaResult) return Promise.resolve(uaResult);
       const def = COMMANDS[cdb[0]];
       if (def === undefined) return Promise.resolve(checkCondition(fmt(s), INVALID_COMMAND_OPERATION_CODE));
-      // The CDB is judged before reservations and the medium (as LIO does): a bit REPORT SUPPORTED
-      // OPERATION CODES says we do not evaluate must be zero.
-      const reserved = reservedCdbBit(cdb);
-      if (reserved) return Promise.resolve(invalidCdbField(fmt(s), reserved.byte, reserved.bit));
+      // The CDB is judged before reservations and the medium (as LIO does): its service action must be
+      // one we list and every bit REPORT SUPPORTED OPERATION CODES says we do not evaluate must be zero.
+      const bad = cdbUsageViolation(cdb);
+      if (bad) return Promise.resolve(invalidCdbField(fmt(s), bad.byte, bad.bit));
       if (s.reservedBy !== undefined && s.reservedBy !== task.nexus.id && !def.reservationExempt) {
         return Promise.resolve({ status: ScsiStatus.ReservationConflict });
       }

@@ -83,16 +83,17 @@ const USAGE_BY_KEY = new Map<number, OpcodeUsage>(
 const WITH_SERVICE_ACTION = new Set(OPCODE_USAGE.filter((u) => u.sa !== undefined).map((u) => u.op));
 
 /**
- * The first CDB bit the usage data says we do not evaluate (reserved, obsolete, unsupported, the CONTROL
- * byte's NACA, LINK and vendor bits) that is set: we treat all of them as reserved, so such a CDB is
- * INVALID FIELD IN CDB pointing at the bit. Undefined when the CDB is clean, the opcode has no usage
- * data, or its service action (byte 1 bits 4-0, left to the command to reject) is unknown.
+ * Where a CDB breaks its usage data, for INVALID FIELD IN CDB: a service action we do not list (the
+ * SERVICE ACTION field, byte 1 bits 4-0, judged before anything else in the CDB), else the first set bit
+ * the usage data says we do not evaluate (reserved, obsolete, unsupported, the CONTROL byte's NACA, LINK
+ * and vendor bits: we treat all of them as reserved). Undefined when the CDB is clean or the opcode has
+ * no usage data.
  */
-export function reservedCdbBit(cdb: Buffer): { byte: number; bit: number } | undefined {
+export function cdbUsageViolation(cdb: Buffer): { byte: number; bit: number } | undefined {
   const op = cdb[0];
   const withSa = WITH_SERVICE_ACTION.has(op);
   const u = USAGE_BY_KEY.get(withSa ? (op << 8) | (cdb[1] & 0x1f) : op);
-  if (!u) return undefined;
+  if (!u) return withSa ? { byte: 1, bit: 4 } : undefined;
   for (let i = 1; i < u.usage.length; i++) {
     const ignored = ~u.usage[i] & (withSa && i === 1 ? 0xe0 : 0xff);
     const bad = cdb[i] & ignored;
