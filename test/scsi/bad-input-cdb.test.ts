@@ -203,61 +203,79 @@ t.test('NACA and LINK in the CONTROL byte are rejected for every command', async
   }
 });
 
-t.test('unlisted opcodes and service actions; the LU keeps serving with nothing left behind', async (t) => {
-  const probe = await makeLu();
-  const cmds = await supportedCommands(probe);
-  const lu = await makeLu();
-  const before = lu.snapshot();
-  const unexpected: string[] = [];
-  let unknownOps = 0;
-  let unknownSas = 0;
-  for (let op = 0; op < 256; op++) {
-    const listed = cmds.filter((c) => c.op === op);
-    if (withServiceAction(cmds, op)) {
-      for (let sa = 0; sa < 32; sa++) {
-        if (listed.some((c) => c.sa === sa)) continue;
-        // REPORT SUPPORTED OPERATION CODES agrees it is not supported ...
-        const q = await lu.run([0xa3, 0x0c, 0x02, op, 0, sa, 0, 0, 0, 64, 0, 0]);
-        if (code(q) !== GOOD || (q.dataIn![1] & 0x07) !== 0x01)
-          unexpected.push(`RSOC ${op}/${sa}: ${code(q)}`);
-        // ... and the command is INVALID FIELD IN CDB at the SERVICE ACTION field, whatever else the CDB holds.
+for (const thin of [true, false])
+  t.test(
+    `unlisted opcodes and service actions (${thin ? 'thin' : 'thick'} LU); the LU keeps serving`,
+    async (t) => {
+      const probe = await makeLu({ thinProvisioning: thin });
+      const cmds = await supportedCommands(probe);
+      t.equal(
+        cmds.some((c) => c.op === 0x42),
+        thin,
+        `UNMAP ${thin ? 'is' : 'is not'} listed`,
+      );
+      const lu = await makeLu({ thinProvisioning: thin });
+      const before = lu.snapshot();
+      const unexpected: string[] = [];
+      let unknownOps = 0;
+      let unknownSas = 0;
+      for (let op = 0; op < 256; op++) {
+        const listed = cmds.filter((c) => c.op === op);
+        if (withServiceAction(cmds, op)) {
+          for (let sa = 0; sa < 32; sa++) {
+            if (listed.some((c) => c.sa === sa)) continue;
+            // REPORT SUPPORTED OPERATION CODES agrees it is not supported ...
+            const q = await lu.run([0xa3, 0x0c, 0x02, op, 0, sa, 0, 0, 0, 64, 0, 0]);
+            if (code(q) !== GOOD || (q.dataIn![1] & 0x07) !== 0x01)
+              unexpected.push(`RSOC ${op}/${sa}: ${code(q)}`);
+            // ... and the command is INVALID FIELD IN CDB at the SERVICE ACTION field, whatever else the CDB holds.
+            for (const fill of [0x00, 0xff]) {
+              const cdb = Buffer.alloc(16, fill);
+              cdb[0] = op;
+              cdb[1] = sa;
+              const r = await lu.run(cdb, { dataOut: Buffer.alloc(64) });
+              const f = senseOf(r)?.field;
+              if (
+                code(r) !== INVALID_FIELD_IN_CDB ||
+                !f ||
+                f.byte !== 1 ||
+                (f.bit !== undefined && f.bit !== 4)
+              )
+                unexpected.push(`${op}/${sa} fill ${fill}: ${code(r)} ${JSON.stringify(f)}`);
+            }
+            unknownSas++;
+          }
+          continue;
+        }
+        if (listed.length) continue;
+        const q = await lu.run([0xa3, 0x0c, 0x01, op, 0, 0, 0, 0, 0, 64, 0, 0]);
+        if (code(q) !== GOOD || (q.dataIn![1] & 0x07) !== 0x01) unexpected.push(`RSOC ${op}: ${code(q)}`);
         for (const fill of [0x00, 0xff]) {
           const cdb = Buffer.alloc(16, fill);
           cdb[0] = op;
-          cdb[1] = sa;
-          const r = await lu.run(cdb, { dataOut: Buffer.alloc(64) });
-          const f = senseOf(r)?.field;
-          if (code(r) !== INVALID_FIELD_IN_CDB || !f || f.byte !== 1 || (f.bit !== undefined && f.bit !== 4))
-            unexpected.push(`${op}/${sa} fill ${fill}: ${code(r)} ${JSON.stringify(f)}`);
+          for (const io of [{}, { dataOut: Buffer.alloc(BS) }]) {
+            const r = await lu.run(cdb, io);
+            if (code(r) !== INVALID_OPCODE) unexpected.push(`${op} fill ${fill}: ${code(r)}`);
+          }
         }
-        unknownSas++;
+        unknownOps++;
       }
-      continue;
-    }
-    if (listed.length) continue;
-    const q = await lu.run([0xa3, 0x0c, 0x01, op, 0, 0, 0, 0, 0, 64, 0, 0]);
-    if (code(q) !== GOOD || (q.dataIn![1] & 0x07) !== 0x01) unexpected.push(`RSOC ${op}: ${code(q)}`);
-    for (const fill of [0x00, 0xff]) {
-      const cdb = Buffer.alloc(16, fill);
-      cdb[0] = op;
-      for (const io of [{}, { dataOut: Buffer.alloc(BS) }]) {
-        const r = await lu.run(cdb, io);
-        if (code(r) !== INVALID_OPCODE) unexpected.push(`${op} fill ${fill}: ${code(r)}`);
-      }
-    }
-    unknownOps++;
-  }
-  t.ok(unknownOps > 150, `${unknownOps} unlisted opcodes`);
-  t.ok(unknownSas > 100, `${unknownSas} unlisted service actions`);
-  t.same(unexpected, [], 'every one answered as SPC-4 says');
-  t.equal(lu.snapshot(), before, 'no medium, reservation or mode change');
-  t.equal(code(await lu.run([0x00, 0, 0, 0, 0, 0])), GOOD, 'TEST UNIT READY: no unit attention left behind');
-  const w = await lu.run(cdb10(0x2a, BLOCKS - 1, 1), { dataOut: Buffer.alloc(BS, 0x77) });
-  t.equal(code(w), GOOD, 'WRITE still works');
-  const r = await lu.run(cdb10(0x28, BLOCKS - 1, 1));
-  t.equal(code(r), GOOD, 'READ still works');
-  t.same(r.dataIn, Buffer.alloc(BS, 0x77), 'and reads back what was written');
-});
+      t.ok(unknownOps > 150, `${unknownOps} unlisted opcodes`);
+      t.ok(unknownSas > 100, `${unknownSas} unlisted service actions`);
+      t.same(unexpected, [], 'every one answered as SPC-4 says');
+      t.equal(lu.snapshot(), before, 'no medium, reservation or mode change');
+      t.equal(
+        code(await lu.run([0x00, 0, 0, 0, 0, 0])),
+        GOOD,
+        'TEST UNIT READY: no unit attention left behind',
+      );
+      const w = await lu.run(cdb10(0x2a, BLOCKS - 1, 1), { dataOut: Buffer.alloc(BS, 0x77) });
+      t.equal(code(w), GOOD, 'WRITE still works');
+      const r = await lu.run(cdb10(0x28, BLOCKS - 1, 1));
+      t.equal(code(r), GOOD, 'READ still works');
+      t.same(r.dataIn, Buffer.alloc(BS, 0x77), 'and reads back what was written');
+    },
+  );
 
 t.test('supported opcodes with an all-zero CDB are never INVALID COMMAND OPERATION CODE', async (t) => {
   const cmds = await supportedCommands(await makeLu());
