@@ -22,6 +22,8 @@ const rw10 = (op: number, b1: number): OpcodeUsage => ({
 const rw12 = (op: number, b1: number): OpcodeUsage => ({ op, usage: [op, b1, ...L4, ...L4, 0x1f, 0x00] });
 const rw16 = (op: number, b1: number): OpcodeUsage => ({ op, usage: [op, b1, ...L8, ...L4, 0x1f, 0x00] });
 
+// READ/WRITE accept FUA_NV (byte 1 bit 1): with no non-volatile cache it asks
+// for nothing more than we do anyway, and initiators (libiscsi's Read10/Write10 Flags tests) expect GOOD.
 export const OPCODE_USAGE: readonly OpcodeUsage[] = [
   { op: 0x00, usage: [0x00, 0, 0, 0, 0, 0] },
   { op: 0x03, usage: [0x03, 0x01, 0, 0, 0xff, 0] },
@@ -35,8 +37,8 @@ export const OPCODE_USAGE: readonly OpcodeUsage[] = [
   { op: 0x1b, usage: [0x1b, 0x01, 0, 0x0f, 0xf7, 0] },
   { op: 0x1e, usage: [0x1e, 0, 0, 0, 0x03, 0] },
   { op: 0x25, usage: [0x25, 0, ...L4, 0, 0, 0x01, 0] },
-  rw10(0x28, 0x18),
-  rw10(0x2a, 0x18),
+  rw10(0x28, 0x1a),
+  rw10(0x2a, 0x1a),
   rw10(0x2e, 0x12),
   rw10(0x2f, 0x16),
   rw10(0x34, 0x02),
@@ -55,8 +57,8 @@ export const OPCODE_USAGE: readonly OpcodeUsage[] = [
   { op: 0x84, sa: 0x00, usage: [0x84, 0x00, 0xff, 0, 0, 0, 0, 0, 0, 0, ...L4, 0, 0] },
   { op: 0x84, sa: 0x03, usage: [0x84, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, ...L4, 0, 0] },
   { op: 0x89, usage: [0x89, 0x18, ...L8, 0, 0, 0, 0xff, 0x1f, 0] },
-  rw16(0x88, 0x18),
-  rw16(0x8a, 0x18),
+  rw16(0x88, 0x1a),
+  rw16(0x8a, 0x1a),
   rw16(0x8b, 0x18),
   rw16(0x8e, 0x12),
   rw16(0x8f, 0x16),
@@ -69,8 +71,8 @@ export const OPCODE_USAGE: readonly OpcodeUsage[] = [
   { op: 0xa0, usage: [0xa0, 0, 0xff, 0, 0, 0, ...L4, 0, 0] },
   { op: 0xa3, sa: 0x0c, usage: [0xa3, 0x0c, 0x87, 0xff, 0xff, 0xff, ...L4, 0, 0] },
   { op: 0xa3, sa: 0x0d, usage: [0xa3, 0x0d, 0x80, 0, 0, 0, ...L4, 0, 0] },
-  rw12(0xa8, 0x18),
-  rw12(0xaa, 0x18),
+  rw12(0xa8, 0x1a),
+  rw12(0xaa, 0x1a),
   rw12(0xae, 0x12),
   rw12(0xaf, 0x16),
   { op: 0xb7, usage: [0xb7, 0x1f, 0, 0, 0, 0, ...L4, 0, 0] },
