@@ -22,8 +22,9 @@ const rw10 = (op: number, b1: number): OpcodeUsage => ({
 const rw12 = (op: number, b1: number): OpcodeUsage => ({ op, usage: [op, b1, ...L4, ...L4, 0x1f, 0x00] });
 const rw16 = (op: number, b1: number): OpcodeUsage => ({ op, usage: [op, b1, ...L8, ...L4, 0x1f, 0x00] });
 
-// READ/WRITE accept FUA_NV (byte 1 bit 1): with no non-volatile cache it asks
-// for nothing more than we do anyway, and initiators (libiscsi's Read10/Write10 Flags tests) expect GOOD.
+// Accepted with no effect beyond what we always do: FUA_NV of READ/WRITE (byte 1 bit 1) and SYNC_NV of
+// SYNCHRONIZE CACHE (byte 1 bit 2) ask for non-volatile cache handling, and we never answer before the data
+// is where FUA/flush puts it. libiscsi sets both (Read10/Write10 flags, NoMedia) and expects them accepted.
 export const OPCODE_USAGE: readonly OpcodeUsage[] = [
   { op: 0x00, usage: [0x00, 0, 0, 0, 0, 0] },
   { op: 0x03, usage: [0x03, 0x01, 0, 0, 0xff, 0] },
@@ -42,7 +43,7 @@ export const OPCODE_USAGE: readonly OpcodeUsage[] = [
   rw10(0x2e, 0x12),
   rw10(0x2f, 0x16),
   rw10(0x34, 0x02),
-  rw10(0x35, 0x02),
+  rw10(0x35, 0x06),
   { op: 0x37, usage: [0x37, 0, 0x1f, 0, 0, 0, 0, 0xff, 0xff, 0] },
   rw10(0x41, 0x08),
   { op: 0x42, usage: [0x42, 0, 0, 0, 0, 0, 0x1f, 0xff, 0xff, 0] },
@@ -63,7 +64,7 @@ export const OPCODE_USAGE: readonly OpcodeUsage[] = [
   rw16(0x8e, 0x12),
   rw16(0x8f, 0x16),
   rw16(0x90, 0x02),
-  rw16(0x91, 0x02),
+  rw16(0x91, 0x06),
   rw16(0x93, 0x09),
   // READ CAPACITY(16): PMI and the LBA are checked the SBC-2 way (obsolete in SBC-3, like READ CAPACITY(10)).
   { op: 0x9e, sa: 0x10, usage: [0x9e, 0x10, ...L8, ...L4, 0x01, 0] },
