@@ -100,6 +100,9 @@ export interface CommandDef {
   reservationExempt?: boolean;
   /** Class of access for persistent reservation conflicts (default: Write, i.e. conflicts most). */
   pr?: PrAccess;
+  /** The LU implements the command only in some configurations (UNMAP needs thin provisioning); when this
+   *  says no, the opcode is not listed and is INVALID COMMAND OPERATION CODE. */
+  available?: (s: DiskState) => boolean;
 }
 
 export function fmt(s: DiskState): SenseFormat {

@@ -46,7 +46,7 @@ import {
 import { emptyPrState, fileReservationStore, volatileReservationStore, type PrState } from './pr-state';
 import { RangeLock } from './range-lock';
 import { TaskSet } from './task-set';
-import { reportSupportedOpcodes, reportSupportedTmfs } from './report-opcodes';
+import { reportSupportedOpcodes, reportSupportedTmfs, cdbUsageViolation } from './report-opcodes';
 import { preventAllowMediumRemoval, startStopUnit } from './sbc-medium';
 import { getLbaStatus, readDefectData } from './sbc-status';
 import { formatUnit, receiveDiagnosticResults, sendDiagnostic } from './sbc-maintenance';
@@ -148,6 +148,9 @@ function readCapacity10(s: DiskState, task: ScsiTask): ScsiResult {
 
 function readCapacity16(s: DiskState, task: ScsiTask): ScsiResult {
   const cdb = task.cdb;
+  // SBC-2 (obsolete in SBC-3, as for READ CAPACITY(10)): PMI=0 with a nonzero LBA is an invalid field.
+  if (!(cdb[14] & 0x01) && (cdb.readUInt32BE(2) !== 0 || cdb.readUInt32BE(6) !== 0))
+    return invalidCdbField(fmt(s), 2);
   const data = Buffer.alloc(32);
   const last = Math.max(s.blocks - 1, 0);
   data.writeUInt32BE(Math.floor(last / 0x100000000), 0);
@@ -223,7 +226,6 @@ async function verify(s: DiskState, task: ScsiTask): Promise<ScsiResult> {
 async function unmap(s: DiskState, task: ScsiTask): Promise<ScsiResult> {
   const cdb = task.cdb;
   const f = fmt(s);
-  if (!canUnmap(s)) return checkCondition(f, INVALID_COMMAND_OPERATION_CODE);
   const plen = cdb.readUInt16BE(7);
   const withOut = (r: ScsiResult): ScsiResult => {
     r.dataOutLength = plen;
@@ -524,12 +526,20 @@ function maintenanceIn(s: DiskState, task: ScsiTask): ScsiResult {
   const cdb = task.cdb;
   switch (cdb[1] & 0x1f) {
     case MaintenanceIn.REPORT_SUPPORTED_OPCODES:
-      return reportSupportedOpcodes(cdb, (op) => COMMANDS[op] !== undefined || op === Op.REPORT_LUNS, fmt(s));
+      return reportSupportedOpcodes(
+        cdb,
+        (op) => implemented(s, COMMANDS[op]) || op === Op.REPORT_LUNS,
+        fmt(s),
+      );
     case MaintenanceIn.REPORT_SUPPORTED_TMFS:
       return reportSupportedTmfs(cdb, fmt(s));
     default:
       return invalidCdbField(fmt(s), 1, 4);
   }
+}
+
+function implemented(s: DiskState, def: CommandDef | undefined): def is CommandDef {
+  return def !== undefined && (def.available === undefined || def.available(s));
 }
 
 function define(op: number, def: CommandDef): void {
@@ -570,7 +580,7 @@ define(Op.SYNCHRONIZE_CACHE_16, { run: synchronizeCache, medium: true, pr: W });
 define(Op.VERIFY_10, { run: verify, medium: true, pr: R });
 define(Op.VERIFY_12, { run: verify, medium: true, pr: R });
 define(Op.VERIFY_16, { run: verify, medium: true, pr: R });
-define(Op.UNMAP, { run: unmap, medium: true, pr: W });
+define(Op.UNMAP, { run: unmap, medium: true, pr: W, available: canUnmap });
 define(Op.WRITE_SAME_10, { run: writeSame, medium: true, pr: W });
 define(Op.WRITE_SAME_16, { run: writeSame, medium: true, pr: W });
 define(Op.READ_DEFECT_DATA_10, { run: readDefectData, medium: true, pr: R });
@@ -738,7 +748,12 @@ export function createDisk(params: DiskParams): Disk {
       const uaResult = unitAttentionGate(s.ua, task, fmt(s));
       if (uaResult) return Promise.resolve(uaResult);
       const def = COMMANDS[cdb[0]];
-      if (def === undefined) return Promise.resolve(checkCondition(fmt(s), INVALID_COMMAND_OPERATION_CODE));
+      if (!implemented(s, def))
+        return Promise.resolve(checkCondition(fmt(s), INVALID_COMMAND_OPERATION_CODE));
+      // The CDB is judged before reservations and the medium (as LIO does): its service action must be
+      // one we list and every bit REPORT SUPPORTED OPERATION CODES says we do not evaluate must be zero.
+      const bad = cdbUsageViolation(cdb);
+      if (bad) return Promise.resolve(invalidCdbField(fmt(s), bad.byte, bad.bit));
       // FORMAT UNIT / SANITIZE in progress: only INQUIRY, REPORT LUNS and REQUEST SENSE get through.
       if (s.busy && cdb[0] !== Op.INQUIRY && cdb[0] !== Op.REQUEST_SENSE && cdb[0] !== Op.REPORT_LUNS)
         return Promise.resolve(checkCondition(fmt(s), s.busy.code, { progress: s.busy.progress() }));

@@ -3,6 +3,7 @@
 // per-I_T-nexus unit attention conditions (SAM-5 5.14, SPC-4 5.11) with the commands they do not block.
 import { allocationLength32At, allocationLength6, nacaSet, Op, truncate } from './cdb';
 import { padAscii } from './inquiry';
+import { cdbUsageViolation } from './report-opcodes';
 import { ScsiStatus, type ScsiResult, type ScsiTask } from './scsi-types';
 import {
   buildSense,
@@ -26,7 +27,8 @@ export function encodeLun(lun: number): Buffer {
 /** REPORT LUNS: SELECT REPORT 0 and 2 list every LUN, 1 (well-known LUs) lists none. */
 export function reportLuns(task: ScsiTask, luns: number[], format: SenseFormat = 'fixed'): ScsiResult {
   const cdb = task.cdb;
-  if (nacaSet(cdb)) return invalidCdbField(format, 11, 2);
+  const reserved = cdbUsageViolation(cdb);
+  if (reserved) return invalidCdbField(format, reserved.byte, reserved.bit);
   const select = cdb[2];
   if (select !== 0x00 && select !== 0x01 && select !== 0x02) return invalidCdbField(format, 2);
   const alloc = allocationLength32At(cdb, 6);

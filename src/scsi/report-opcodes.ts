@@ -22,6 +22,9 @@ const rw10 = (op: number, b1: number): OpcodeUsage => ({
 const rw12 = (op: number, b1: number): OpcodeUsage => ({ op, usage: [op, b1, ...L4, ...L4, 0x1f, 0x00] });
 const rw16 = (op: number, b1: number): OpcodeUsage => ({ op, usage: [op, b1, ...L8, ...L4, 0x1f, 0x00] });
 
+// Accepted with no effect beyond what we always do: FUA_NV of READ/WRITE (byte 1 bit 1) and SYNC_NV of
+// SYNCHRONIZE CACHE (byte 1 bit 2) ask for non-volatile cache handling, and we never answer before the data
+// is where FUA/flush puts it. libiscsi sets both (Read10/Write10 flags, NoMedia) and expects them accepted.
 export const OPCODE_USAGE: readonly OpcodeUsage[] = [
   { op: 0x00, usage: [0x00, 0, 0, 0, 0, 0] },
   { op: 0x04, usage: [0x04, 0x3f, 0, 0, 0, 0] },
@@ -38,12 +41,12 @@ export const OPCODE_USAGE: readonly OpcodeUsage[] = [
   { op: 0x1b, usage: [0x1b, 0x01, 0, 0x0f, 0xf7, 0] },
   { op: 0x1e, usage: [0x1e, 0, 0, 0, 0x03, 0] },
   { op: 0x25, usage: [0x25, 0, ...L4, 0, 0, 0x01, 0] },
-  rw10(0x28, 0x18),
-  rw10(0x2a, 0x18),
+  rw10(0x28, 0x1a),
+  rw10(0x2a, 0x1a),
   rw10(0x2e, 0x12),
   rw10(0x2f, 0x16),
   rw10(0x34, 0x02),
-  rw10(0x35, 0x02),
+  rw10(0x35, 0x06),
   { op: 0x37, usage: [0x37, 0, 0x1f, 0, 0, 0, 0, 0xff, 0xff, 0] },
   rw10(0x41, 0x08),
   { op: 0x42, usage: [0x42, 0, 0, 0, 0, 0, 0x1f, 0xff, 0xff, 0] },
@@ -59,25 +62,52 @@ export const OPCODE_USAGE: readonly OpcodeUsage[] = [
   { op: 0x84, sa: 0x00, usage: [0x84, 0x00, 0xff, 0, 0, 0, 0, 0, 0, 0, ...L4, 0, 0] },
   { op: 0x84, sa: 0x03, usage: [0x84, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, ...L4, 0, 0] },
   { op: 0x89, usage: [0x89, 0x18, ...L8, 0, 0, 0, 0xff, 0x1f, 0] },
-  rw16(0x88, 0x18),
-  rw16(0x8a, 0x18),
+  rw16(0x88, 0x1a),
+  rw16(0x8a, 0x1a),
   rw16(0x8b, 0x18),
   rw16(0x8e, 0x12),
   rw16(0x8f, 0x16),
   rw16(0x90, 0x02),
-  rw16(0x91, 0x02),
+  rw16(0x91, 0x06),
   rw16(0x93, 0x09),
-  { op: 0x9e, sa: 0x10, usage: [0x9e, 0x10, ...L8, ...L4, 0, 0] },
+  // READ CAPACITY(16): PMI and the LBA are checked the SBC-2 way (obsolete in SBC-3, like READ CAPACITY(10)).
+  { op: 0x9e, sa: 0x10, usage: [0x9e, 0x10, ...L8, ...L4, 0x01, 0] },
   { op: 0x9e, sa: 0x12, usage: [0x9e, 0x12, ...L8, ...L4, 0, 0] },
   { op: 0xa0, usage: [0xa0, 0, 0xff, 0, 0, 0, ...L4, 0, 0] },
   { op: 0xa3, sa: 0x0c, usage: [0xa3, 0x0c, 0x87, 0xff, 0xff, 0xff, ...L4, 0, 0] },
   { op: 0xa3, sa: 0x0d, usage: [0xa3, 0x0d, 0x80, 0, 0, 0, ...L4, 0, 0] },
-  rw12(0xa8, 0x18),
-  rw12(0xaa, 0x18),
+  rw12(0xa8, 0x1a),
+  rw12(0xaa, 0x1a),
   rw12(0xae, 0x12),
   rw12(0xaf, 0x16),
   { op: 0xb7, usage: [0xb7, 0x1f, 0, 0, 0, 0, ...L4, 0, 0] },
 ];
+
+/** Usage by opcode, or by opcode << 8 | service action for opcodes with service actions. */
+const USAGE_BY_KEY = new Map<number, OpcodeUsage>(
+  OPCODE_USAGE.map((u) => [u.sa === undefined ? u.op : (u.op << 8) | u.sa, u]),
+);
+const WITH_SERVICE_ACTION = new Set(OPCODE_USAGE.filter((u) => u.sa !== undefined).map((u) => u.op));
+
+/**
+ * Where a CDB breaks its usage data, for INVALID FIELD IN CDB: a service action we do not list (the
+ * SERVICE ACTION field, byte 1 bits 4-0, judged before anything else in the CDB), else the first set bit
+ * the usage data says we do not evaluate (reserved, obsolete, unsupported, the CONTROL byte's NACA, LINK
+ * and vendor bits: we treat all of them as reserved). Undefined when the CDB is clean or the opcode has
+ * no usage data.
+ */
+export function cdbUsageViolation(cdb: Buffer): { byte: number; bit: number } | undefined {
+  const op = cdb[0];
+  const withSa = WITH_SERVICE_ACTION.has(op);
+  const u = USAGE_BY_KEY.get(withSa ? (op << 8) | (cdb[1] & 0x1f) : op);
+  if (!u) return withSa ? { byte: 1, bit: 4 } : undefined;
+  for (let i = 1; i < u.usage.length; i++) {
+    const ignored = ~u.usage[i] & (withSa && i === 1 ? 0xe0 : 0xff);
+    const bad = cdb[i] & ignored;
+    if (bad) return { byte: i, bit: 31 - Math.clz32(bad) };
+  }
+  return undefined;
+}
 
 /** Opcodes that take a service action (SERVACTV), whether or not we list every action. */
 function hasServiceActions(op: number): boolean {

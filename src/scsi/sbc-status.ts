@@ -17,13 +17,9 @@ export async function getLbaStatus(s: DiskState, task: ScsiTask): Promise<ScsiRe
   const lba = cdbLba(cdb);
   const alloc = allocationLength32At(cdb, 10);
   if (lba >= s.blocks) return checkCondition(f, LBA_OUT_OF_RANGE);
-  if (alloc < 24) {
-    // Room for no descriptor: just the header (SBC-3 allows a short answer; 0 is no data).
-    const h = Buffer.alloc(8);
-    h.writeUInt32BE(4 + DESCRIPTOR, 0);
-    return { status: ScsiStatus.Good, dataIn: truncate(h, alloc) };
-  }
-  const maxDescriptors = Math.floor((alloc - 8) / DESCRIPTOR);
+  // SPC-4 (allocation length): a short allocation length truncates the data but never changes it (the header keeps
+  // the full PARAMETER DATA LENGTH), so the descriptors are built whatever the allocation length.
+  if (alloc === 0) return { status: ScsiStatus.Good, dataIn: Buffer.alloc(0) };
   const blocks = Math.min(s.blocks - lba, Math.max(1, Math.floor(LBA_STATUS_SCAN_BYTES / s.bs)));
   let runs: Array<{ offset: number; length: number; mapped: boolean }>;
   try {
@@ -52,7 +48,7 @@ export async function getLbaStatus(s: DiskState, task: ScsiTask): Promise<ScsiRe
     if (prev && prev.mapped === r.mapped && prev.lba + prev.count === start) prev.count += end - start;
     else out.push({ lba: start, count: end - start, mapped: r.mapped });
   }
-  const n = Math.min(out.length, maxDescriptors);
+  const n = out.length;
   const data = Buffer.alloc(8 + n * DESCRIPTOR);
   data.writeUInt32BE(4 + n * DESCRIPTOR, 0);
   for (let i = 0; i < n; i++) {

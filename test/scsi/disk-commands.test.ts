@@ -235,7 +235,7 @@ t.test('REPORT SUPPORTED OPERATION CODES', async (t) => {
   for (let i = 0; i < n; i++) ops.add(all[4 + 8 * i]);
   for (const op of [0x00, 0x28, 0x2a, 0x5e, 0x5f, 0x89, 0x8b, 0x83, 0x84, 0xa0])
     t.ok(ops.has(op), `lists ${op}`);
-  t.same((await d.execute(task(rsoc(1, 0x28)))).dataIn, hex('0003000a 28 18 ffffffff 1f ffff 00'));
+  t.same((await d.execute(task(rsoc(1, 0x28)))).dataIn, hex('0003000a 28 1a ffffffff 1f ffff 00'));
   t.same((await d.execute(task(rsoc(2, 0x9e, 0x10)))).dataIn!.subarray(0, 6), hex('00030010 9e10'));
   t.same((await d.execute(task(rsoc(1, 0xc0)))).dataIn, hex('00010000'), 'unsupported opcode');
   t.same(sense(await d.execute(task(rsoc(1, 0x9e)))), [5, 0x24, 0], 'one-command form for an SA opcode');
