@@ -22,9 +22,16 @@ export class ChunkServerAddressIndex<C extends Addressed = ChunkServerInfo> {
   private readonly byAddress = new Map<string, Map<number, C>>();
   /** the address each id is indexed under, to move it when the record's address changes */
   private readonly keyById = new Map<number, string>();
+  /**
+   * Peer strings exactly as reported ("ip:port:index") to their record: heartbeats repeat the same few
+   * strings, so most lookups skip parsing. Emptied on every put/delete; a cached record that has been
+   * retired since is checked on use.
+   */
+  private readonly peerCache = new Map<string, C | null>();
 
   /** Indexes the record under its current address (dropping the address it had before, if any). */
   put(cs: C): void {
+    this.peerCache.clear();
     const key = keyOf(cs.hostIp, cs.port);
     const old = this.keyById.get(cs.chunkServerID);
     if (old !== undefined && old !== key) this.drop(cs.chunkServerID, old);
@@ -35,6 +42,7 @@ export class ChunkServerAddressIndex<C extends Addressed = ChunkServerInfo> {
   }
 
   delete(id: number): void {
+    this.peerCache.clear();
     const key = this.keyById.get(id);
     if (key !== undefined) this.drop(id, key);
   }
@@ -59,8 +67,15 @@ export class ChunkServerAddressIndex<C extends Addressed = ChunkServerInfo> {
 
   /** Chunkserver id of a peer address ("ip:port[:index]"); 0 when none is known there. */
   idOf(address: string): number {
+    const cached = this.peerCache.get(address);
+    if (cached !== undefined && cached?.status !== ChunkServerStatus.RETIRED)
+      return cached?.chunkServerID ?? 0;
     const a = parsePeerAddress(address);
-    return a ? (this.at(a.ip, a.port)?.chunkServerID ?? 0) : 0;
+    const cs = a ? this.at(a.ip, a.port) : undefined;
+    // bounded: a flood of distinct garbage strings must not grow it without limit
+    if (this.peerCache.size >= 4 * this.keyById.size + 1024) this.peerCache.clear();
+    this.peerCache.set(address, cs ?? null);
+    return cs?.chunkServerID ?? 0;
   }
 
   get size(): number {

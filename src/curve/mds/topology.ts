@@ -2,11 +2,12 @@
 // pools and copysets. Loaded from the store when a leader starts; every change is written to the store
 // before it is applied in memory, so a failed write leaves nothing behind.
 import { randomBytes } from 'node:crypto';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { messageCodec } from '../common/protos';
 import { ChunkServerAddressIndex } from './chunkserver-address-index';
 import { copysetHealth } from './chunkserver-health';
 import { CopysetPusher, CopysetToCreate } from './copyset-pusher';
-import { placeCopysets } from './copyset-placement';
+import { placeCopysetsInSteps } from './copyset-placement';
 import { BatchIdAllocator } from './id-allocator';
 import { COPYSET_PREFIX, copysetKey, ID_TOPOLOGY, TOPO_PREFIX, topoKey } from './kv-keys';
 import { KvOp, KvStore } from './kv-store';
@@ -396,12 +397,18 @@ export class Topology {
           TopoCode.GenCopysetErr,
           `need ${zoneNum} zones with online chunkservers, have ${zonesWithNodes.size}`,
         );
-      const placed = placeCopysets(
+      const steps = placeCopysetsInSteps(
         nodes.map((n) => ({ id: n.chunkServerID, zoneId: n.zoneID })),
         req.copysetNum,
         replicaNum,
         this.copysetCountByChunkServer(),
       );
+      let step = steps.next();
+      while (!step.done) {
+        await yieldToLoop(); // keep timers (the lease keep-alive) and other requests going
+        step = steps.next();
+      }
+      const placed = step.value;
       if (!placed.ok) return fail(TopoCode.GenCopysetErr, placed.reason);
       const logicalPoolID = await this.ids.allocate();
       const details: CopySetDetail[] = placed.copysets.map((members, i) => ({
