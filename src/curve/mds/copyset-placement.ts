@@ -15,6 +15,25 @@ export function placeCopysets(
   replicaNum: number,
   load: Map<number, number> = new Map(),
 ): PlacementResult {
+  const steps = placeCopysetsInSteps(nodes, count, replicaNum, load);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * The same placement, pausing (yield) after every `perStep` copysets: the work is O(copysets x
+ * chunkservers), seconds for a large pool, and the MDS must not block its event loop that long (the
+ * election lease keep-alive would starve). The caller resumes it from a fresh macrotask.
+ */
+export function* placeCopysetsInSteps(
+  nodes: PlacementNode[],
+  count: number,
+  replicaNum: number,
+  load: Map<number, number> = new Map(),
+  perStep = 200,
+): Generator<void, PlacementResult, void> {
   const zones = new Set(nodes.map((n) => n.zoneId));
   if (replicaNum < 1) return { ok: false, reason: 'replicaNum must be at least 1' };
   if (zones.size < replicaNum)
@@ -23,6 +42,7 @@ export function placeCopysets(
   const sorted = [...nodes].sort((a, b) => a.id - b.id);
   const copysets: number[][] = [];
   for (let i = 0; i < count; i++) {
+    if (i > 0 && i % perStep === 0) yield;
     const members: PlacementNode[] = [];
     const usedZones = new Set<number>();
     for (let r = 0; r < replicaNum; r++) {

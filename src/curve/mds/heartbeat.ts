@@ -63,14 +63,8 @@ export interface HeartbeatResponse {
   needUpdateCopysets: CopySetConf[];
 }
 
-/** Chunkserver id from a peer address "ip:port:index" when the peer id is not filled in. */
-function peerId(topo: Topology, p: Peer): number {
-  if (p.id) return p.id;
-  const [ip, port] = p.address.split(':');
-  for (const cs of topo.chunkservers.values())
-    if (cs.hostIp === ip && cs.port === Number(port)) return cs.chunkServerID;
-  return 0;
-}
+/** Chunkserver id of a reported peer: its id when filled in, else the one serving at its address. */
+const peerId = (topo: Topology, p: Peer): number => p.id || topo.chunkServerIdOf(p.address);
 
 export class HeartbeatHandler {
   constructor(

@@ -227,6 +227,7 @@ export function registerServiceHandlers(server: grpc.Server, mds: MdsServer): vo
     }),
     ListChunkServer: u('ListChunkServer', async (r, s) => {
       s.heartbeat.refreshStates();
+      const copysetCounts = s.topology.copysetCountByChunkServer(); // one pass, not one per chunkserver
       const list = [...s.topology.chunkservers.values()]
         .filter(
           (cs) =>
@@ -238,15 +239,15 @@ export function registerServiceHandlers(server: grpc.Server, mds: MdsServer): vo
         .map((cs) => ({
           ...cs,
           token: '',
-          copysetNum: s.topology.copysetsOnChunkServer(cs.chunkServerID).length,
+          copysetNum: copysetCounts.get(cs.chunkServerID) ?? 0,
         }));
       return { statusCode: 0, chunkServerInfos: list };
     }),
     GetChunkServer: u('GetChunkServer', async (r, s) => {
       s.heartbeat.refreshStates();
-      const cs = [...s.topology.chunkservers.values()].find((c) =>
-        r.chunkServerID ? c.chunkServerID === r.chunkServerID : c.hostIp === r.hostIp && c.port === r.port,
-      );
+      const cs = r.chunkServerID
+        ? s.topology.chunkservers.get(num(r.chunkServerID))
+        : s.topology.chunkServerAt(str(r.hostIp), num(r.port));
       if (!cs) return { statusCode: TopoCode.ChunkServerNotFound };
       return { statusCode: 0, chunkServerInfo: { ...cs, token: '' } };
     }),
@@ -340,9 +341,9 @@ export function registerServiceHandlers(server: grpc.Server, mds: MdsServer): vo
       return { statusCode: 0, csInfo };
     }),
     GetCopySetsInChunkServer: u('GetCopySetsInChunkServer', async (r, s) => {
-      const cs = [...s.topology.chunkservers.values()].find((c) =>
-        r.chunkServerID ? c.chunkServerID === r.chunkServerID : c.hostIp === r.hostIp && c.port === r.port,
-      );
+      const cs = r.chunkServerID
+        ? s.topology.chunkservers.get(num(r.chunkServerID))
+        : s.topology.chunkServerAt(str(r.hostIp), num(r.port));
       if (!cs) return { statusCode: TopoCode.ChunkServerNotFound };
       return {
         statusCode: 0,

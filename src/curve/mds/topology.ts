@@ -2,10 +2,12 @@
 // pools and copysets. Loaded from the store when a leader starts; every change is written to the store
 // before it is applied in memory, so a failed write leaves nothing behind.
 import { randomBytes } from 'node:crypto';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { messageCodec } from '../common/protos';
+import { ChunkServerAddressIndex } from './chunkserver-address-index';
 import { copysetHealth } from './chunkserver-health';
 import { CopysetPusher, CopysetToCreate } from './copyset-pusher';
-import { placeCopysets } from './copyset-placement';
+import { placeCopysetsInSteps } from './copyset-placement';
 import { BatchIdAllocator } from './id-allocator';
 import { COPYSET_PREFIX, copysetKey, ID_TOPOLOGY, TOPO_PREFIX, topoKey } from './kv-keys';
 import { KvOp, KvStore } from './kv-store';
@@ -60,6 +62,8 @@ export class Topology {
   readonly chunkservers = new Map<number, ChunkServerInfo>();
   readonly logicalPools = new Map<number, LogicalPoolInfo>();
   readonly copysets = new Map<string, CopySetDetail>();
+  /** chunkservers by address, kept in step with `chunkservers` (see putChunkServer) */
+  private readonly byAddress = new ChunkServerAddressIndex();
   clusterId = '';
   private readonly ids: BatchIdAllocator;
   private lock: Promise<unknown> = Promise.resolve();
@@ -90,7 +94,7 @@ export class Topology {
       const v = codec.chunkServer.decode(value);
       v.lastHeartbeatMs = nowMs;
       v.onlineState = OnlineState.ONLINE;
-      t.chunkservers.set(v.chunkServerID, v);
+      t.putChunkServer(v);
     }
     for (const { value } of await store.scan(TOPO_PREFIX.logicalpool)) {
       const v = codec.logicalPool.decode(value);
@@ -251,12 +255,10 @@ export class Topology {
       if (onIp.length > 1)
         return fail(TopoCode.InvalidParam, `several servers use ip ${req.hostIp}: serverName is required`);
       const server = onIp[0];
-      for (const cs of this.chunkservers.values()) {
-        if (cs.hostIp !== req.hostIp || cs.port !== req.port || cs.status === ChunkServerStatus.RETIRED)
-          continue;
-        if (cs.mountPoint === req.diskPath) return ok(cs);
+      const existing = this.byAddress.at(req.hostIp, req.port);
+      if (existing?.mountPoint === req.diskPath) return ok(existing);
+      if (existing)
         return fail(TopoCode.IpPortDuplicated, `${req.hostIp}:${req.port} is registered with another disk`);
-      }
       const now = Date.now();
       const info: ChunkServerInfo = {
         chunkServerID: await this.ids.allocate(),
@@ -284,8 +286,57 @@ export class Topology {
           value: codec.chunkServer.encode(info),
         },
       ]);
-      this.chunkservers.set(info.chunkServerID, info);
+      this.putChunkServer(info);
       return ok(info);
+    });
+  }
+
+  /** The only way a chunkserver record enters memory, so the address index always matches the map. */
+  private putChunkServer(cs: ChunkServerInfo): void {
+    this.chunkservers.set(cs.chunkServerID, cs);
+    this.byAddress.put(cs);
+  }
+
+  /** The chunkserver serving at ip:port that is not retired. */
+  chunkServerAt(ip: string, port: number): ChunkServerInfo | undefined {
+    return this.byAddress.at(ip, port);
+  }
+
+  /** Chunkserver id of a copyset peer address "ip:port[:index]" (0 when unknown). */
+  chunkServerIdOf(peerAddress: string): number {
+    return this.byAddress.idOf(peerAddress);
+  }
+
+  /**
+   * Retires a chunkserver or moves it to a new address (a disk now served on another port or host).
+   * The new record is written first; the address must not belong to another chunkserver in service.
+   */
+  updateChunkServer(
+    id: number,
+    change: { status?: number; hostIp?: string; port?: number },
+  ): Promise<TopoResult<ChunkServerInfo>> {
+    return this.serialize(async () => {
+      const cs = this.chunkservers.get(id);
+      if (!cs) return fail(TopoCode.ChunkServerNotFound, `chunkserver ${id} not found`);
+      const next: ChunkServerInfo = { ...cs, ...change };
+      if (!Object.values(ChunkServerStatus).includes(next.status as 0))
+        return fail(TopoCode.InvalidParam, `invalid chunkserver status ${next.status}`);
+      if (!validIp(next.hostIp) || !validPort(next.port))
+        return fail(TopoCode.InvalidParam, `invalid chunkserver address ${next.hostIp}:${next.port}`);
+      if (cs.status === ChunkServerStatus.RETIRED && next.status !== ChunkServerStatus.RETIRED)
+        return fail(TopoCode.InvalidParam, `chunkserver ${id} is retired`);
+      const holder = this.byAddress.at(next.hostIp, next.port);
+      if (next.status !== ChunkServerStatus.RETIRED && holder && holder.chunkServerID !== id)
+        return fail(
+          TopoCode.IpPortDuplicated,
+          `${next.hostIp}:${next.port} is chunkserver ${holder.chunkServerID}`,
+        );
+      await this.write([
+        { type: 'put', key: topoKey('chunkserver', id), value: codec.chunkServer.encode(next) },
+      ]);
+      Object.assign(cs, change); // in place: soft state (liveness) and holders of the record stay valid
+      this.byAddress.put(cs);
+      return ok(cs);
     });
   }
 
@@ -346,12 +397,18 @@ export class Topology {
           TopoCode.GenCopysetErr,
           `need ${zoneNum} zones with online chunkservers, have ${zonesWithNodes.size}`,
         );
-      const placed = placeCopysets(
+      const steps = placeCopysetsInSteps(
         nodes.map((n) => ({ id: n.chunkServerID, zoneId: n.zoneID })),
         req.copysetNum,
         replicaNum,
         this.copysetCountByChunkServer(),
       );
+      let step = steps.next();
+      while (!step.done) {
+        await yieldToLoop(); // keep timers (the lease keep-alive) and other requests going
+        step = steps.next();
+      }
+      const placed = step.value;
       if (!placed.ok) return fail(TopoCode.GenCopysetErr, placed.reason);
       const logicalPoolID = await this.ids.allocate();
       const details: CopySetDetail[] = placed.copysets.map((members, i) => ({

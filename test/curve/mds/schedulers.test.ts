@@ -1,6 +1,6 @@
 // Pure planners and the operator controller, on hand-built snapshots.
 import t from 'tap';
-import { placeCopysets } from '../../../src/curve/mds/copyset-placement';
+import { placeCopysets, placeCopysetsInSteps } from '../../../src/curve/mds/copyset-placement';
 import { copysetHealth, onlineStateFor } from '../../../src/curve/mds/chunkserver-health';
 import { OperatorController } from '../../../src/curve/mds/operator-controller';
 import { ClusterSnapshot, SnapshotCopyset } from '../../../src/curve/mds/schedule-types';
@@ -27,6 +27,21 @@ const copyset = (copysetId: number, members: number[], leader = members[0], epoc
   leader,
   epoch,
   replicaNum: 3,
+});
+
+t.test('placement in steps: pauses every perStep copysets, same result as in one go', async (t) => {
+  const nodes = Array.from({ length: 12 }, (_, i) => ({ id: i + 1, zoneId: (i % 4) + 1 }));
+  const load = new Map([[3, 5]]);
+  const steps = placeCopysetsInSteps(nodes, 95, 3, load, 10);
+  let pauses = 0;
+  let r = steps.next();
+  while (!r.done) {
+    pauses++;
+    r = steps.next();
+  }
+  t.equal(pauses, 9, '95 copysets, a pause after every 10');
+  t.same(r.value, placeCopysets(nodes, 95, 3, load));
+  t.ok(r.value.ok);
 });
 
 t.test('placement: distinct zones, even spread, not enough zones', async (t) => {
