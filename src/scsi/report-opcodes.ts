@@ -25,6 +25,8 @@ const rw16 = (op: number, b1: number): OpcodeUsage => ({ op, usage: [op, b1, ...
 // Accepted with no effect beyond what we always do: FUA_NV of READ/WRITE (byte 1 bit 1) and SYNC_NV of
 // SYNCHRONIZE CACHE (byte 1 bit 2) ask for non-volatile cache handling, and we never answer before the data
 // is where FUA/flush puts it. libiscsi sets both (Read10/Write10 flags, NoMedia) and expects them accepted.
+// MODE SELECT's SP is evaluated: it saves the pages when the LU has a mode page store, and is INVALID FIELD
+// IN CDB otherwise (SPC-4 6.11 defines that answer, so the bit is never a reserved one).
 export const OPCODE_USAGE: readonly OpcodeUsage[] = [
   { op: 0x00, usage: [0x00, 0, 0, 0, 0, 0] },
   { op: 0x04, usage: [0x04, 0x3f, 0, 0, 0, 0] },
@@ -32,7 +34,7 @@ export const OPCODE_USAGE: readonly OpcodeUsage[] = [
   { op: 0x08, usage: [0x08, 0x1f, 0xff, 0xff, 0xff, 0] },
   { op: 0x0a, usage: [0x0a, 0x1f, 0xff, 0xff, 0xff, 0] },
   { op: 0x12, usage: [0x12, 0x01, 0xff, 0xff, 0xff, 0] },
-  { op: 0x15, usage: [0x15, 0x10, 0, 0, 0xff, 0] },
+  { op: 0x15, usage: [0x15, 0x11, 0, 0, 0xff, 0] },
   { op: 0x16, usage: [0x16, 0, 0, 0, 0, 0] },
   { op: 0x17, usage: [0x17, 0, 0, 0, 0, 0] },
   { op: 0x1a, usage: [0x1a, 0x08, 0xff, 0xff, 0xff, 0] },
@@ -52,7 +54,7 @@ export const OPCODE_USAGE: readonly OpcodeUsage[] = [
   { op: 0x42, usage: [0x42, 0, 0, 0, 0, 0, 0x1f, 0xff, 0xff, 0] },
   { op: 0x4c, usage: [0x4c, 0x02, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, 0] },
   { op: 0x4d, usage: [0x4d, 0, 0xff, 0xff, 0, 0xff, 0xff, 0xff, 0xff, 0] },
-  { op: 0x55, usage: [0x55, 0x10, 0, 0, 0, 0, 0, 0xff, 0xff, 0] },
+  { op: 0x55, usage: [0x55, 0x11, 0, 0, 0, 0, 0, 0xff, 0xff, 0] },
   { op: 0x56, usage: [0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0] },
   { op: 0x57, usage: [0x57, 0, 0, 0, 0, 0, 0, 0, 0, 0] },
   { op: 0x5a, usage: [0x5a, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, 0] },

@@ -1,7 +1,8 @@
 // Every allocation length from 0 to past the data, for every data-in command and form (INQUIRY and each
-// VPD page it lists, MODE SENSE 6/10 for each page it returns and each page control, REQUEST SENSE, REPORT
-// LUNS, READ CAPACITY(16), REPORT SUPPORTED OPERATION CODES/TMFs, PR IN, GET LBA STATUS, RECEIVE COPY
-// RESULTS, READ DEFECT DATA). SPC-4 (allocation length): the device server returns the lesser of the
+// VPD page it lists, MODE SENSE 6/10 for each page it returns and each page control (saved values too: the
+// LU has a mode page store), LOG SENSE for each page and page control it lists, RECEIVE DIAGNOSTIC RESULTS,
+// REQUEST SENSE, REPORT LUNS, READ CAPACITY(16), REPORT SUPPORTED OPERATION CODES/TMFs, PR IN, GET LBA
+// STATUS, RECEIVE COPY RESULTS, READ DEFECT DATA). SPC-4 (allocation length): the device server returns the lesser of the
 // allocation length and the data, never alters the data to reflect the truncation, and a short length
 // is not an error. The one exception kept is REPORT LUNS below 16 bytes (SPC-3 made it an error; SPC-4's
 // note still allows it; tgt and LIO both reject it).
@@ -22,6 +23,7 @@ import {
   xcopyList,
   type Lu,
 } from './bad-input-harness';
+import type { ModePageStore, SavedModePage } from '../../src/scsi/mode-store';
 
 interface Form {
   name: string;
@@ -41,9 +43,23 @@ const form = (name: string, bytes: number[], at: number, width: 1 | 2 | 4): Form
   max: width === 4 ? 0x10000 : 2 ** (8 * width) - 1,
 });
 
-/** The LU the answers are read from: registrations and a reservation, a finished copy, mapped extents. */
+/** Saved mode pages kept in memory: the LU reports savable pages and answers PC=3 (saved values). */
+function memoryModePageStore(): ModePageStore {
+  let saved: SavedModePage[] | undefined;
+  return {
+    persistent: true,
+    load: () => Promise.resolve(saved),
+    save: (pages) => {
+      saved = pages;
+      return Promise.resolve();
+    },
+  };
+}
+
+/** The LU the answers are read from: registrations and a reservation, a finished copy, mapped extents,
+ *  saved mode pages. */
 async function richLu(): Promise<Lu> {
-  const lu = await makeLu();
+  const lu = await makeLu({ modePageStore: memoryModePageStore() });
   await registerBoth(lu);
   const p = prout(1, 0x05, KEY1, 0n); // WRITE EXCLUSIVE - REGISTRANTS ONLY
   await lu.run(p.cdb, { dataOut: p.dataOut });
@@ -64,10 +80,16 @@ async function forms(lu: Lu): Promise<Form[]> {
 
   const all = await lu.run([0x1a, 0x08, 0x3f, 0, 0xff, 0]);
   const modePages: number[] = [];
-  for (let p = 4; p < all.dataIn!.length; p += 2 + all.dataIn![p + 1]) modePages.push(all.dataIn![p] & 0x3f);
+  const savable = new Set<number>([0x3f]);
+  for (let p = 4; p < all.dataIn!.length; p += 2 + all.dataIn![p + 1]) {
+    modePages.push(all.dataIn![p] & 0x3f);
+    if (all.dataIn![p] & 0x80) savable.add(all.dataIn![p] & 0x3f); // PS
+  }
   if (modePages.length < 3) throw new Error(`mode page list too short: ${modePages.join(',')}`);
+  if (savable.size < 3) throw new Error(`too few savable mode pages: ${[...savable].join(',')}`);
   for (const page of [...modePages, 0x3f])
-    for (const pc of [0, 1, 2])
+    // Saved values (PC=3) exist for savable pages only; the others are SAVING PARAMETERS NOT SUPPORTED.
+    for (const pc of savable.has(page) ? [0, 1, 2, 3] : [0, 1, 2])
       for (const dbd of [0, 0x08]) {
         const pcPage = (pc << 6) | page;
         out.push(form(`MODE SENSE(6) page ${page} pc ${pc} dbd ${dbd}`, [0x1a, dbd, pcPage, 0, 0, 0], 4, 1));
@@ -81,6 +103,20 @@ async function forms(lu: Lu): Promise<Form[]> {
             ),
           );
       }
+
+  const logs = await lu.run([0x4d, 0, 0x40, 0, 0, 0, 0, 0, 0xff, 0]);
+  const logPages = [...logs.dataIn!.subarray(4, 4 + logs.dataIn!.readUInt16BE(2))];
+  if (logPages.length < 3) throw new Error(`log page list too short: ${logPages.join(',')}`);
+  for (const page of logPages) {
+    // Page lists take any page control; the pages with parameters have cumulative and default values.
+    for (const pc of page === 0 ? [1] : [1, 3])
+      out.push(
+        form(`LOG SENSE page ${page} pc ${pc}`, [0x4d, 0, (pc << 6) | page, 0, 0, 0, 0, 0, 0, 0], 7, 2),
+      );
+    out.push(form(`LOG SENSE page ${page} subpages`, [0x4d, 0, 0x40 | page, 0xff, 0, 0, 0, 0, 0, 0], 7, 2));
+  }
+  for (const pcv of [0, 1])
+    out.push(form(`RECEIVE DIAGNOSTIC RESULTS pcv ${pcv}`, [0x1c, pcv, 0, 0, 0, 0], 3, 2));
 
   for (const desc of [0, 1]) out.push(form(`REQUEST SENSE desc ${desc}`, [0x03, desc, 0, 0, 0, 0], 4, 1));
   out.push(form('READ CAPACITY(16)', [0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 10, 4));

@@ -53,6 +53,7 @@ async function reserveType1(lu: Lu): Promise<void> {
 const BASELINES: Record<string, Baseline> = {
   '0x00': { cdb: b(0x00, 0, 0, 0, 0, 0) },
   '0x03': { cdb: b(0x03, 0, 0, 0, 18, 0) },
+  '0x04': { cdb: b(0x04, 0, 0, 0, 0, 0) }, // FORMAT UNIT, FMTDATA=0 (thin LU: unmaps the medium)
   '0x08': { cdb: b(0x08, 0, 0, 8, 1, 0) },
   '0x0a': { cdb: b(0x0a, 0, 0, 8, 1, 0), io: { dataOut: block() } },
   '0x12': { cdb: b(0x12, 0, 0, 0, 0xff, 0) },
@@ -61,6 +62,8 @@ const BASELINES: Record<string, Baseline> = {
   '0x17': { cdb: b(0x17, 0, 0, 0, 0, 0) },
   '0x1a': { cdb: b(0x1a, 0, 0x3f, 0, 0xff, 0) },
   '0x1b': { cdb: b(0x1b, 0, 0, 0, 0x01, 0) },
+  '0x1c': { cdb: b(0x1c, 0x01, 0x00, 0, 0xff, 0) }, // RECEIVE DIAGNOSTIC RESULTS, PCV=1 page 0
+  '0x1d': { cdb: b(0x1d, 0x04, 0, 0, 0, 0) }, // SEND DIAGNOSTIC, SELFTEST=1 (default self-test)
   '0x1e': { cdb: b(0x1e, 0, 0, 0, 0, 0) },
   '0x25': { cdb: b(0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0) },
   '0x28': { cdb: cdb10(0x28, 8, 1) },
@@ -72,7 +75,11 @@ const BASELINES: Record<string, Baseline> = {
   '0x37': { cdb: b(0x37, 0, 0, 0, 0, 0, 0, 0, 4, 0) },
   '0x41': { cdb: cdb10(0x41, 8, 2), io: { dataOut: block() } },
   '0x42': { cdb: b(0x42, 0, 0, 0, 0, 0, 0, 0, 0, 0) },
+  '0x4c': { cdb: b(0x4c, 0x02, 0, 0, 0, 0, 0, 0, 0, 0) }, // LOG SELECT, PCR=1 (a reset: nothing to reset)
+  '0x4d': { cdb: b(0x4d, 0, 0x4d, 0, 0, 0, 0, 0x01, 0, 0) }, // LOG SENSE, cumulative temperature page
   '0x55': { cdb: b(0x55, 0x10, 0, 0, 0, 0, 0, 0, 0, 0) },
+  '0x56': { cdb: b(0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0) }, // RESERVE(10)
+  '0x57': { cdb: b(0x57, 0, 0, 0, 0, 0, 0, 0, 0, 0) }, // RELEASE(10)
   '0x5a': { cdb: b(0x5a, 0, 0x3f, 0, 0, 0, 0, 0x01, 0, 0) },
   '0x5e/0x00': { cdb: b(0x5e, 0, 0, 0, 0, 0, 0, 0, 0xff, 0), setup: registerBoth },
   '0x5e/0x01': { cdb: b(0x5e, 1, 0, 0, 0, 0, 0, 0, 0xff, 0), setup: reserveType1 },

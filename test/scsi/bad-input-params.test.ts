@@ -5,6 +5,9 @@
 //   length inside the list (a mode page length) is INVALID FIELD IN PARAMETER LIST (05/26/00) pointing
 //   at it; UNMAP ignores an incomplete last block descriptor; bytes past the PARAMETER LIST LENGTH are
 //   not part of the list.
+// - SEND DIAGNOSTIC (SPC-4 6.32), LOG SELECT (SPC-4 6.6), FORMAT UNIT (SBC-3 5.3; its list length comes from
+//   its own header): the same rules; a page or parameter we do not have, or one that cannot be changed,
+//   is INVALID FIELD IN PARAMETER LIST pointing at it.
 // - WRITE SAME and COMPARE AND WRITE carry blocks, not a parameter list: data-out of another size than the
 //   CDB implies is INVALID FIELD IN COMMAND INFORMATION UNIT (05/0E/03), as LIO answers for data CDBs.
 // Nothing changes on a rejected list: medium, reservations, mode pages.
@@ -359,4 +362,121 @@ t.test('WRITE SAME and COMPARE AND WRITE with data-out of the wrong size', async
     'the right size works',
   );
   t.same(await marked(lu), [false, true, true, true], 'and writes');
+});
+
+/** A rejected list answered INVALID FIELD IN PARAMETER LIST pointing at `byte` of the list. */
+async function rejectedAt(t: Test, lu: Lu, what: string, cdb: Buffer, io: Io, byte: number): Promise<void> {
+  const before = lu.snapshot();
+  const r = await lu.run(cdb, io);
+  t.equal(code(r), INVALID_FIELD_IN_PARAMETER_LIST, what);
+  t.match(senseOf(r)?.field, { inCdb: false, byte }, `${what}: points at byte ${byte} of the list`);
+  t.equal(lu.snapshot(), before, `${what}: nothing changed`);
+}
+
+t.test('SEND DIAGNOSTIC parameter lists (PF=1, the supported diagnostic pages page)', async (t) => {
+  const lu = await makeLu();
+  const diag = (plen: number, b1 = 0x10): Buffer => Buffer.from([0x1d, b1, 0, plen >> 8, plen & 0xff, 0]);
+  const page0 = Buffer.from([0x00, 0x00, 0x00, 0x00]);
+  for (let plen = 1; plen < 4; plen++)
+    await rejected(
+      t,
+      lu,
+      `PARAMETER LIST LENGTH ${plen} cuts the page header`,
+      diag(plen),
+      { dataOut: page0.subarray(0, plen) },
+      PARAMETER_LIST_LENGTH_ERROR,
+    );
+  await rejected(
+    t,
+    lu,
+    'data-out shorter than the list',
+    diag(4),
+    { dataOut: page0.subarray(0, 2) },
+    PARAMETER_LIST_LENGTH_ERROR,
+  );
+  await rejectedAt(t, lu, 'a page we do not have', diag(4), { dataOut: Buffer.from([0x80, 0, 0, 0]) }, 0);
+  const withLength = Buffer.from([0x00, 0x00, 0x00, 0x04, 0, 0, 0, 0]);
+  await rejectedAt(t, lu, 'page 0 with parameters', diag(8), { dataOut: withLength }, 2);
+  const pf0 = await lu.run(diag(4, 0x00), { dataOut: page0 });
+  t.equal(code(pf0), '05/24/00', 'PF=0 with a list (vendor-specific diagnostics): INVALID FIELD IN CDB');
+  t.match(senseOf(pf0)?.field, { inCdb: true, byte: 1, bit: 4 }, 'at PF');
+  const selftest = await lu.run(diag(4, 0x14), { dataOut: page0 });
+  t.match(senseOf(selftest)?.field, { inCdb: true, byte: 3 }, 'a self-test takes no list');
+  t.equal(code(await lu.run(diag(4), { dataOut: page0 })), GOOD, 'the page header alone is accepted');
+  const longer = Buffer.concat([page0, Buffer.from([0x80, 0, 0, 4])]);
+  t.equal(code(await lu.run(diag(4), { dataOut: longer })), GOOD, 'bytes past the list are not judged');
+});
+
+t.test('LOG SELECT parameter lists', async (t) => {
+  const lu = await makeLu();
+  // PC=01b (current cumulative values); the page is named by the list, not the CDB.
+  const select = (plen: number, b1 = 0, b2 = 0x40): Buffer =>
+    Buffer.from([0x4c, b1, b2, 0, 0, 0, 0, plen >> 8, plen & 0xff, 0]);
+  const header = Buffer.from([0x0d, 0x00, 0x00, 0x00]);
+  for (let plen = 1; plen < 4; plen++)
+    await rejected(
+      t,
+      lu,
+      `PARAMETER LIST LENGTH ${plen} cuts the page header`,
+      select(plen),
+      { dataOut: header.subarray(0, plen) },
+      PARAMETER_LIST_LENGTH_ERROR,
+    );
+  await rejected(
+    t,
+    lu,
+    'data-out shorter than the list',
+    select(4),
+    { dataOut: header.subarray(0, 3) },
+    PARAMETER_LIST_LENGTH_ERROR,
+  );
+  // Temperature page with one parameter (TEMPERATURE, 2 bytes): 10 bytes in all.
+  const param = Buffer.from([0x0d, 0x00, 0x00, 0x06, 0x00, 0x00, 0x03, 0x02, 0x00, 0x20]);
+  await rejected(
+    t,
+    lu,
+    'page cut by the PARAMETER LIST LENGTH',
+    select(8),
+    { dataOut: param.subarray(0, 8) },
+    PARAMETER_LIST_LENGTH_ERROR,
+  );
+  await rejectedAt(t, lu, 'a parameter that cannot be changed', select(10), { dataOut: param }, 4);
+  const unknown = Buffer.from([0x05, 0x00, 0x00, 0x00]);
+  await rejectedAt(t, lu, 'a page we do not have', select(4), { dataOut: unknown }, 0);
+  const sub = Buffer.from([0x4d, 0x01, 0x00, 0x00]);
+  await rejectedAt(t, lu, 'a subpage we do not have', select(4), { dataOut: sub }, 1);
+  const named = await lu.run(select(4, 0, 0x4d), { dataOut: header });
+  t.match(senseOf(named)?.field, { inCdb: true, byte: 2 }, 'a list with a page code in the CDB');
+  const pcr = await lu.run(select(4, 0x02), { dataOut: header });
+  t.match(senseOf(pcr)?.field, { inCdb: true, byte: 1, bit: 1 }, 'a list with PCR=1');
+  t.equal(code(await lu.run(select(4), { dataOut: header })), GOOD, 'a page header alone changes nothing');
+  const longer = Buffer.concat([header, Buffer.from([0xff, 0xff])]);
+  t.equal(code(await lu.run(select(4), { dataOut: longer })), GOOD, 'bytes past the list are not judged');
+});
+
+t.test('FORMAT UNIT parameter lists (their length is in their own header)', async (t) => {
+  const lu = await markedLu();
+  for (const longList of [false, true]) {
+    const name = longList ? 'long header' : 'short header';
+    const cdb = Buffer.from([0x04, longList ? 0x30 : 0x10, 0, 0, 0, 0]);
+    const size = longList ? 8 : 4;
+    for (let n = 0; n < size; n++)
+      await rejected(
+        t,
+        lu,
+        `${name}: ${n} bytes of data-out`,
+        cdb,
+        n ? { dataOut: Buffer.alloc(n) } : {},
+        PARAMETER_LIST_LENGTH_ERROR,
+      );
+    const defects = Buffer.alloc(size + 8);
+    if (longList) defects.writeUInt32BE(8, 4);
+    else defects.writeUInt16BE(8, 2);
+    await rejectedAt(t, lu, `${name}: a defect list`, cdb, { dataOut: defects }, longList ? 4 : 2);
+  }
+  t.same(await marked(lu), [true, true, true, true], 'nothing formatted by a rejected list');
+  const ok = await lu.run(Buffer.from([0x04, 0x10, 0, 0, 0, 0]), { dataOut: Buffer.alloc(4) });
+  t.equal(code(ok), GOOD, 'an empty short header formats');
+  t.equal(ok.dataOutLength, 4, 'the list is the header');
+  t.same(await marked(lu), [false, false, false, false], 'thin LU: unmapped, reads zeros');
 });

@@ -42,8 +42,8 @@ const CASES: WireCase[] = [
   { name: 'WRITE(10) LINK bit', cdb: writeLink, write: Buffer.alloc(BS, 0xee), want: '05/24/00', byte: 9 },
   { name: 'vendor-specific opcode 0xC0', cdb: Buffer.from([0xc0, 0, 0, 0, 0, 0]), want: '05/20/00' },
   {
-    name: 'unlisted opcode 0x4D (LOG SENSE)',
-    cdb: Buffer.from([0x4d, 0, 0, 0, 0, 0, 0, 0, 0xff, 0]),
+    name: 'unlisted opcode 0x3C (READ BUFFER(10))',
+    cdb: Buffer.from([0x3c, 0x02, 0, 0, 0, 0, 0, 0, 0xff, 0]),
     read: 255,
     want: '05/20/00',
   },

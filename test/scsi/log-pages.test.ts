@@ -79,7 +79,8 @@ t.test('LOG SENSE field checks', async (t) => {
     ['unknown subpage', logSense(0x0d, { sub: 1 }), [3, 7]],
     ['PPC', logSense(0x0d, { b1: 0x02 }), [1, 1]],
     ['SP', logSense(0x0d, { b1: 0x01 }), [1, 0]],
-    ['reserved byte 1', logSense(0x0d, { b1: 0x10 }), [1, 7]],
+    // The generic CDB check (usage data) answers reserved bits, pointing at the bit that is set.
+    ['reserved byte 1', logSense(0x0d, { b1: 0x10 }), [1, 4]],
     ['threshold values', logSense(0x0d, { pc: 0 }), [2, 7]],
     ['pointer on a page list', logSense(0x00, { ptr: 1 }), [5, 7]],
   ];
