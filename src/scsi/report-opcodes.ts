@@ -25,8 +25,8 @@ const rw16 = (op: number, b1: number): OpcodeUsage => ({ op, usage: [op, b1, ...
 // Accepted with no effect beyond what we always do: FUA_NV of READ/WRITE (byte 1 bit 1) and SYNC_NV of
 // SYNCHRONIZE CACHE (byte 1 bit 2) ask for non-volatile cache handling, and we never answer before the data
 // is where FUA/flush puts it. libiscsi sets both (Read10/Write10 flags, NoMedia) and expects them accepted.
-// MODE SELECT's SP is evaluated: it saves the pages when the LU has a mode page store, and is INVALID FIELD
-// IN CDB otherwise (SPC-4 6.11 defines that answer, so the bit is never a reserved one).
+// MODE SELECT's SP is evaluated: it saves the pages when the LU has a mode page store (the mode code refuses
+// it, INVALID FIELD IN CDB at SP, when there is none). LOG SELECT/SENSE's SP is 0: log pages are never saved.
 export const OPCODE_USAGE: readonly OpcodeUsage[] = [
   { op: 0x00, usage: [0x00, 0, 0, 0, 0, 0] },
   { op: 0x04, usage: [0x04, 0x3f, 0, 0, 0, 0] },
