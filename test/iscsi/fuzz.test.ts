@@ -46,6 +46,9 @@ function rng(seed: number): () => number {
 function templates(c: TestInitiator): InitiatorPdu[] {
   const cdb = Buffer.alloc(16);
   cdb[0] = 0x2a;
+  // LBA 32760 (0x7ff8) is out of reach of the healthy session's blocks 0..511: turning it into one of
+  // those takes clearing six bits, and a mutation flips at most four.
+  cdb.writeUInt32BE(0x7ff8, 2);
   cdb.writeUInt16BE(1, 7);
   return [
     {

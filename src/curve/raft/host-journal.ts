@@ -27,6 +27,14 @@ export interface JournalRecord {
   body: Buffer;
 }
 const PREFIX = 'journal-';
+/**
+ * The journal file is zero-filled this far ahead of the writes. An fdatasync after overwriting blocks
+ * that already exist flushes only data; after an append it must also commit the file's new size and
+ * extents through the filesystem journal. Measured on this machine's ext4: p50 0.08 ms instead of 2.2 ms
+ * (p90 0.1 ms instead of 4-13 ms). Recovery stops at the first zero length, so the zero tail is harmless.
+ */
+const PREALLOC_BYTES = 4 << 20;
+const ZEROS = Buffer.alloc(1 << 20);
 
 /** What a journaled storage must offer the checkpoint: make its own files durable. */
 export interface JournaledFiles {
@@ -42,6 +50,8 @@ export class HostJournal {
   private fd = -1;
   private seq = 0;
   private size = 0;
+  /** Bytes of the current file already zero-filled (writes below this overwrite existing blocks). */
+  private prepared = 0;
   private dirty = false;
   private inflight: Promise<void> | null = null;
   private next: Promise<void> | null = null;
@@ -151,8 +161,19 @@ export class HostJournal {
     rec[HEADER + 4] = kind;
     body.copy(rec, HEADER + BODY_HEADER);
     rec.writeUInt32BE(crc32c(rec.subarray(HEADER)), 4);
+    if (this.size + rec.length > this.prepared) this.prepare(this.size + rec.length);
     fs.writeSync(this.fd, rec, 0, rec.length, this.size);
     this.size += rec.length;
+    this.dirty = true;
+  }
+
+  /** Zero-fill past `needed` (never below `size`, so no record is overwritten); durable with the next sync. */
+  private prepare(needed: number): void {
+    const end = Math.max(needed, this.prepared + PREALLOC_BYTES);
+    for (let o = this.prepared; o < end; o += ZEROS.length) {
+      fs.writeSync(this.fd, ZEROS, 0, Math.min(ZEROS.length, end - o), o);
+    }
+    this.prepared = end;
     this.dirty = true;
   }
 
@@ -192,6 +213,7 @@ export class HostJournal {
     this.seq = seq;
     this.fd = fs.openSync(path.join(this.dir, `${PREFIX}${String(seq).padStart(20, '0')}.log`), 'w+');
     this.size = 0;
+    this.prepared = 0;
     fsyncDir(this.dir);
   }
 

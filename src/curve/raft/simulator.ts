@@ -55,6 +55,8 @@ interface ClientRequest {
   mode: ReadMode;
   call: number;
   done: boolean;
+  /** A probe: answered once, never re-issued (a client of its own, so per-client order holds). */
+  oneShot?: boolean;
 }
 
 interface Reply {
@@ -93,6 +95,10 @@ export class Simulation {
   private nextNodeId: NodeId;
   private readonly blocked = new Set<string>();
   private readonly history: KvOperation[] = [];
+  /** Puts whose client gave up waiting: their outcome is settled from what the replicas applied. */
+  private readonly unanswered: { op: KvOperation; id: string }[] = [];
+  /** client:seq -> the first time any replica applied that command (it was committed by then). */
+  private readonly firstApplied = new Map<string, number>();
   private readonly stats: SimStats = {
     events: 0,
     elections: 0,
@@ -118,6 +124,10 @@ export class Simulation {
   private readonly maxEntriesPerMsg: number;
   private faultsOn = true;
   private requestCounter = 0;
+  private nextProbeClient = 1000;
+  private probing = false;
+  /** Edges cut by isolateLeaderAndProbe (kept apart so other faults' heals do not end it early). */
+  private readonly isolation = new Set<string>();
   private readonly clientLeader = new Map<number, NodeId>();
   private readonly durationMs: number;
   private readonly settleMs: number;
@@ -146,11 +156,12 @@ export class Simulation {
       while (this.q.runNext(this.durationMs)) this.stats.events++;
       this.faultsOn = false;
       this.blocked.clear();
+      this.isolation.clear();
       for (const n of this.nodes.values()) if (!n.alive && !n.removed) this.start(n);
       const end = this.durationMs + this.settleMs;
       while (this.q.runNext(end)) this.stats.events++;
       this.checkConverged();
-      const lin = checkKvLinearizable(this.history);
+      const lin = checkKvLinearizable([...this.history, ...this.resolveUnanswered()]);
       if (!lin.ok) throw new InvariantViolation(`history not linearizable on key ${lin.badKey}`);
       return { seed: this.opts.seed, ok: true, stats: this.stats };
     } catch (err) {
@@ -158,6 +169,21 @@ export class Simulation {
         err instanceof Error ? (err instanceof InvariantViolation ? err.message : err.stack) : String(err);
       return { seed: this.opts.seed, ok: false, error: `t=${this.q.now}ms: ${msg}`, stats: this.stats };
     }
+  }
+
+  /**
+   * A put nobody answered took effect at the latest when a replica first applied it, and never if no
+   * replica ever did (the cluster has converged by now). Bounding them this way keeps the checker's search
+   * small: each open-ended put is concurrent with everything after it, which is exponential for a history
+   * that is not linearizable.
+   */
+  private resolveUnanswered(): KvOperation[] {
+    const out: KvOperation[] = [];
+    for (const { op, id } of this.unanswered) {
+      const applied = this.firstApplied.get(id);
+      if (applied !== undefined) out.push({ ...op, ret: Math.max(op.call, applied) });
+    }
+    return out;
   }
 
   private trace(line: string): void {
@@ -238,6 +264,7 @@ export class Simulation {
       const cmd = n.kv.apply(e);
       if (cmd) {
         const key = `${cmd.client}:${cmd.seq}`;
+        if (!this.firstApplied.has(key)) this.firstApplied.set(key, this.q.now);
         const req = n.proposals.get(key);
         if (req) {
           n.proposals.delete(key);
@@ -301,7 +328,8 @@ export class Simulation {
 
   private deliver(m: Message): void {
     const to = this.nodes.get(m.to);
-    if (!to || !to.alive || this.blocked.has(`${m.from}>${m.to}`)) return;
+    const edge = `${m.from}>${m.to}`;
+    if (!to || !to.alive || this.blocked.has(edge) || this.isolation.has(edge)) return;
     to.core!.step(m);
     this.processReady(to);
   }
@@ -334,17 +362,41 @@ export class Simulation {
       req.done = true;
       this.clientLeader.delete(client);
       if (req.kind === 'put') {
-        this.history.push({
-          client,
-          kind: 'put',
-          key: req.key,
-          value: req.value,
-          call: req.call,
-          ret: Infinity,
+        this.unanswered.push({
+          op: { client, kind: 'put', key: req.key, value: req.value, call: req.call, ret: Infinity },
+          id: `${client}:${req.seq}`,
         });
       }
-      this.clientIssue(client);
+      if (!req.oneShot) this.clientIssue(client);
     });
+  }
+
+  /** One request from a fresh client, answered or timed out once (stale-read probes). */
+  private issueProbe(nodeId: NodeId, kind: 'put' | 'get', mode: ReadMode, key: string): ClientRequest {
+    const client = this.nextProbeClient++;
+    const req: ClientRequest = {
+      client,
+      seq: ++this.requestCounter,
+      kind,
+      key,
+      value: kind === 'put' ? `p${client}.${this.q.now.toFixed(2)}` : '',
+      mode,
+      call: this.q.now,
+      done: false,
+      oneShot: true,
+    };
+    this.q.after(0.1 + this.rng.next() * this.maxDelay, () => this.handleRequest(nodeId, req));
+    this.q.after(300, () => {
+      if (req.done) return;
+      req.done = true;
+      if (kind === 'put') {
+        this.unanswered.push({
+          op: { client, kind, key: req.key, value: req.value, call: req.call, ret: Infinity },
+          id: `${client}:${req.seq}`,
+        });
+      }
+    });
+    return req;
   }
 
   private handleRequest(nodeId: NodeId, req: ClientRequest): void {
@@ -379,8 +431,8 @@ export class Simulation {
           call: req.call,
           ret: this.q.now,
         });
-        this.q.after(this.rng.next() * 5, () => this.clientIssue(req.client));
-      } else {
+        if (!req.oneShot) this.q.after(this.rng.next() * 5, () => this.clientIssue(req.client));
+      } else if (!req.oneShot) {
         const hint = r.leaderHint && !this.nodes.get(r.leaderHint)?.removed ? r.leaderHint : undefined;
         if (hint === undefined) this.clientLeader.delete(req.client);
         this.q.after(1 + this.rng.next() * 5, () => this.clientIssue(req.client, hint));
@@ -399,6 +451,8 @@ export class Simulation {
   }
 
   private injectFault(): void {
+    // A leader isolation with stale-read probes runs undisturbed: it is the fault for that window.
+    if (this.probing) return;
     const members = [...this.nodes.values()].filter((n) => !n.removed);
     const alive = members.filter((n) => n.alive);
     const r = this.rng.next();
@@ -432,7 +486,48 @@ export class Simulation {
         leader.core!.transferLeadership(to);
         this.processReady(leader);
       }
+    } else if (r < 0.65) {
+      this.isolateLeaderAndProbe(members);
     }
+  }
+
+  /**
+   * The fault that catches a lease outliving its safety: cut the leader off from everyone while fresh
+   * clients keep asking it for lease reads and keep writing through the other side, which elects a new
+   * leader. A lease read the old leader serves after a write on the new side completed is stale, and the
+   * linearizability check fails the seed.
+   */
+  private isolateLeaderAndProbe(members: SimNode[]): void {
+    const old = this.leader();
+    if (!old || this.probing) return;
+    this.probing = true;
+    const rest = members.filter((n) => n !== old);
+    if (rest.length === 0) return;
+    const cut: string[] = [];
+    for (const b of rest) cut.push(`${old.id}>${b.id}`, `${b.id}>${old.id}`);
+    for (const e of cut) this.isolation.add(e);
+    this.trace(`isolate leader n${old.id}`);
+    // Longer than two election timeouts, so the other side elects and commits while probes run.
+    const until = this.q.now + 2 * ELECTION_TICKS * TICK_MS + this.rng.int(200);
+    const key = this.rng.pick(KEYS); // one key, so a write on one side and a read on the other meet
+    let reading: ClientRequest | undefined;
+    let writing: ClientRequest | undefined;
+    const probe = (): void => {
+      if (!this.faultsOn || this.q.now >= until) return;
+      // One probe of each kind at a time: piles of concurrent operations on one key make the
+      // linearizability search exponential.
+      if (old.alive && (!reading || reading.done)) reading = this.issueProbe(old.id, 'get', 'lease', key);
+      // Writes only through a leader of the other side.
+      const newLeader = rest.find((n) => n.alive && n.core!.role === 'leader');
+      if (newLeader && (!writing || writing.done))
+        writing = this.issueProbe(newLeader.id, 'put', 'safe', key);
+      this.q.after(2 + this.rng.int(6), probe);
+    };
+    this.q.after(this.rng.int(10), probe);
+    this.q.after(until - this.q.now, () => {
+      this.isolation.clear();
+      this.probing = false;
+    });
   }
 
   private leader(): SimNode | undefined {

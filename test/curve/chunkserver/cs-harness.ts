@@ -56,7 +56,18 @@ export async function startChunkserver(
 ): Promise<CsProc> {
   const proc = spawn(
     process.execPath,
-    [BIN, '--ip', '127.0.0.1', '--port', String(port), '--data-dir', dir, ...args],
+    // CS_NODE_ARGS passes node flags to every chunkserver, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+    [
+      ...(process.env.CS_NODE_ARGS ?? '').split(' ').filter(Boolean),
+      BIN,
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--data-dir',
+      dir,
+      ...args,
+    ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, LOG_LEVEL: process.env.CS_LOG_LEVEL ?? 'info' },

@@ -147,6 +147,45 @@ t.test('a torn journal tail is ignored and never extended', async (t) => {
   j.close();
 });
 
+t.test('the journal is zero-filled ahead of the writes; a torn record in the zero tail is cut', async (t) => {
+  const dir = tmp();
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  let { j, groups } = openGroups(dir, 1);
+  groups[0].initialState(boot);
+  groups[0].append([entry(4, 2), entry(5, 2)]);
+  await groups[0].syncAsync();
+  groups[0].close();
+  j.close();
+  const jdir = path.join(dir, 'journal');
+  const file = path.join(jdir, fs.readdirSync(jdir)[0]);
+  const buf = fs.readFileSync(file);
+  t.ok(buf.length >= 4 << 20, `file preallocated (${buf.length} bytes), so fsyncs overwrite existing blocks`);
+  // The end of the records: walk the [u32 length][u32 crc] headers to the first zero length.
+  let end = 0;
+  while (buf.readUInt32BE(end) !== 0) end += 8 + buf.readUInt32BE(end);
+  t.ok(end > 0 && buf.subarray(end).every((b) => b === 0), 'zeros after the last record');
+  // A write cut short right after the last record: a plausible length, a wrong checksum, zeros after it.
+  const fd = fs.openSync(file, 'r+');
+  fs.writeSync(fd, Buffer.from([0, 0, 0, 40, 1, 2, 3, 4, 0, 0, 0, 1, 9]), 0, 13, end);
+  fs.closeSync(fd);
+  loseUnsyncedSegments(path.join(dir, 'g1'), 1);
+
+  ({ j, groups } = openGroups(dir, 1));
+  t.same(view(groups[0].initialState(boot).entries).slice(3), ['4/2/0/e4', '5/2/0/e5']);
+  groups[0].append([entry(6, 2)]);
+  await groups[0].syncAsync();
+  groups[0].close();
+  j.close();
+  ({ j, groups } = openGroups(dir, 1));
+  t.same(
+    view(groups[0].initialState(boot).entries).slice(3),
+    ['4/2/0/e4', '5/2/0/e5', '6/2/0/e6'],
+    'later appends (in the next journal file) replay after the cut',
+  );
+  groups[0].close();
+  j.close();
+});
+
 t.test('concurrent syncs share fsyncs; writes during one get the next', async (t) => {
   const dir = tmp();
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
