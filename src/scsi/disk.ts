@@ -42,7 +42,14 @@ import {
   proutParameterLength,
   registrationMatches,
 } from './persistent-reservations';
-import { emptyPrState, fileReservationStore, volatileReservationStore, type PrState } from './pr-state';
+import {
+  emptyPrState,
+  fileReservationStore,
+  volatileReservationStore,
+  VolumeReservationStore,
+  type PrState,
+  type ReservationStore,
+} from './pr-state';
 import { RangeLock } from './range-lock';
 import { TaskSet } from './task-set';
 import { reportSupportedOpcodes, reportSupportedTmfs } from './report-opcodes';
@@ -508,6 +515,15 @@ function fullCdb(cdb: Buffer): Buffer {
   return b;
 }
 
+/** Where APTPL state lives: an explicit store, else with the volume when the backing store keeps
+ *  metadata (shared by every gateway), else a file in the daemon's state dir, else nowhere. */
+function reservationStoreFor(params: DiskParams): ReservationStore {
+  if (params.reservationStore) return params.reservationStore;
+  if (params.store.metadata) return new VolumeReservationStore(params.store.metadata);
+  if (params.stateDir) return fileReservationStore(params.stateDir, params.naa);
+  return volatileReservationStore;
+}
+
 export function createDisk(params: DiskParams): Disk {
   const store = params.store;
   const bs = params.blockSize;
@@ -535,9 +551,7 @@ export function createDisk(params: DiskParams): Disk {
     inquiry: inquiryData(params, settings, store, bs),
     reservedBy: undefined,
     pr: emptyPrState(),
-    prStore:
-      params.reservationStore ??
-      (params.stateDir ? fileReservationStore(params.stateDir, params.naa) : volatileReservationStore),
+    prStore: reservationStoreFor(params),
     prTail: Promise.resolve(),
     nexuses: new Map(),
     writes: new RangeLock(),
