@@ -383,7 +383,21 @@ function persistentReserveOutCmd(s: DiskState, task: ScsiTask): Promise<ScsiResu
 async function proutLocked(s: DiskState, task: ScsiTask): Promise<ScsiResult> {
   const plen = proutParameterLength(task.cdb);
   const before = s.pr;
-  const o = persistentReserveOut(before, task.nexus, task.cdb, task.dataOut, fmt(s), canPersist(s));
+  // Target ports REGISTER AND MOVE may name: those this LU has seen nexuses through (iSCSI: one per TPGT).
+  const targetPortOf = (rtpi: number): string | undefined => {
+    if (rtpi === task.nexus.relativeTargetPortId) return task.nexus.targetPortName;
+    for (const n of s.nexuses.values()) if (n.relativeTargetPortId === rtpi) return n.targetPortName;
+    return undefined;
+  };
+  const o = persistentReserveOut(
+    before,
+    task.nexus,
+    task.cdb,
+    task.dataOut,
+    fmt(s),
+    canPersist(s),
+    targetPortOf,
+  );
   o.result.dataOutLength = plen;
   if (!o.changed) return o.result;
   s.pr = o.state;

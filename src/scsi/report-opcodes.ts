@@ -50,7 +50,7 @@ export const OPCODE_USAGE: readonly OpcodeUsage[] = [
   { op: 0x57, usage: [0x57, 0, 0, 0, 0, 0, 0, 0, 0, 0] },
   { op: 0x5a, usage: [0x5a, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, 0] },
   ...[0, 1, 2, 3].map((sa) => ({ op: 0x5e, sa, usage: [0x5e, sa, 0, 0, 0, 0, 0, 0xff, 0xff, 0] })),
-  ...[0, 1, 2, 3, 4, 5, 6].map((sa) => ({ op: 0x5f, sa, usage: [0x5f, sa, 0xff, 0, 0, ...L4, 0] })),
+  ...[0, 1, 2, 3, 4, 5, 6, 7].map((sa) => ({ op: 0x5f, sa, usage: [0x5f, sa, 0xff, 0, 0, ...L4, 0] })),
   { op: 0x83, sa: 0x00, usage: [0x83, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, ...L4, 0, 0] },
   { op: 0x84, sa: 0x00, usage: [0x84, 0x00, 0xff, 0, 0, 0, 0, 0, 0, 0, ...L4, 0, 0] },
   { op: 0x84, sa: 0x03, usage: [0x84, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, ...L4, 0, 0] },

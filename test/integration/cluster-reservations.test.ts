@@ -10,6 +10,7 @@ import { TestInitiator } from '../helpers/iscsi-client';
 import {
   ascq,
   drainUnitAttentions,
+  iscsiTransportIdOf,
   parseFullStatus,
   parseKeys,
   parseReservation,
@@ -205,5 +206,67 @@ t.test('cluster reservation sequence over two nodes and an outsider', async (t) 
   const clearAgain = await prout(b, LUN, Prout.Clear, 0, proutParams({ key: KEY_B }));
   t.equal(clearAgain.status, 0x18, 'CLEAR from a no-longer-registered node conflicts');
 
+  for (const s of [a, b, c]) await s.logout();
+});
+
+t.test('SPEC_I_PT registration and REGISTER AND MOVE between sessions', async (t) => {
+  const a = await session(NODE_A);
+  const b = await session(NODE_B);
+  const c = await session(OUTSIDER);
+  const cap = (await prin(a, LUN, Prin.ReportCapabilities)).data;
+  t.equal(cap[2] & 0x08, 0x08, 'SIP_C reported');
+  // A registers itself, B (one port, format 01b) and the outsider's host (every port, format 00b).
+  const ids = Buffer.concat([
+    iscsiTransportIdOf(NODE_B.name, NODE_B.isid),
+    iscsiTransportIdOf(OUTSIDER.name),
+  ]);
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(ids.length);
+  const reg = await prout(
+    a,
+    LUN,
+    Prout.Register,
+    0,
+    proutParams({ sark: 0x51n, specIPt: true, extra: Buffer.concat([len, ids]) }),
+  );
+  t.equal(reg.status, 0, 'REGISTER with SPEC_I_PT');
+  const fs = parseFullStatus((await prin(c, LUN, Prin.ReadFullStatus)).data);
+  t.same(
+    fs.entries.map((e) => [e.key, e.transportId]),
+    [
+      [0x51n, portName(NODE_B)],
+      [0x51n, OUTSIDER.name],
+      [0x51n, portName(NODE_A)],
+    ],
+    'three registrations, the outsider by name only',
+  );
+  // B uses the key it was given: it is registered without having sent a REGISTER.
+  t.equal((await prout(b, LUN, Prout.Reserve, WERO, proutParams({ key: 0x51n }))).status, 0, 'B reserves');
+  t.equal((await c.write10(0, block(1), BS, LUN)).status, 0, 'the outsider is a registrant now: writes');
+  // B hands the reservation to A's port and drops its own registration.
+  const move = Buffer.alloc(24);
+  move.writeBigUInt64BE(0x51n, 0);
+  move.writeBigUInt64BE(0x52n, 8);
+  move[17] = 0x02; // UNREG
+  move.writeUInt16BE(1, 18); // relative target port 1: the only portal group
+  const dest = iscsiTransportIdOf(NODE_A.name, NODE_A.isid);
+  move.writeUInt32BE(dest.length, 20);
+  const moved = await prout(b, LUN, Prout.RegisterAndMove, 0, Buffer.concat([move, dest]));
+  t.equal(moved.status, 0, 'REGISTER AND MOVE');
+  const after = parseFullStatus((await prin(a, LUN, Prin.ReadFullStatus)).data);
+  t.same(
+    after.entries.map((e) => [e.key, e.transportId, e.holder, e.type]),
+    [
+      [0x51n, OUTSIDER.name, false, 0],
+      [0x52n, portName(NODE_A), true, WERO],
+    ],
+    'A holds WERO with the new key; B is gone',
+  );
+  t.equal((await b.write10(0, block(2), BS, LUN)).status, 0x18, 'B, unregistered, cannot write');
+  const self = Buffer.concat([move, iscsiTransportIdOf(NODE_A.name, NODE_A.isid)]);
+  self.writeBigUInt64BE(0x52n, 0);
+  const bad = await prout(a, LUN, Prout.RegisterAndMove, 0, self);
+  t.same(senseOf(bad), { key: 5, asc: 0x26, ascq: 0 }, 'moving to itself: INVALID FIELD IN PARAMETER LIST');
+  t.equal((await prout(a, LUN, Prout.Clear, 0, proutParams({ key: 0x52n }))).status, 0, 'clean up');
   for (const s of [a, b, c]) await s.logout();
 });
