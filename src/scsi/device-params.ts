@@ -1,6 +1,7 @@
 // What the target layer passes to create a SCSI device for a LUN (tgtadm `--op new --mode logicalunit`
 // plus `-P key=value` updates). Identifiers default from tid/lun the way tgt does.
 import type { BackingStore } from '../backing/backing-store';
+import type { AluaPortGroup } from './alua';
 import type { ReservationStore } from './pr-state';
 
 export interface DiskParams {
@@ -29,4 +30,6 @@ export interface DiskParams {
   stateDir?: string;
   /** Where persistent reservation state lives; overrides `stateDir` (e.g. the Curve volume's metadata). */
   reservationStore?: ReservationStore;
+  /** The target's ALUA port group (shared by its LUs); unset or mode 'off': no ALUA. */
+  alua?: AluaPortGroup;
 }

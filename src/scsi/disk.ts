@@ -56,6 +56,12 @@ import { reportSupportedOpcodes, reportSupportedTmfs } from './report-opcodes';
 import { preventAllowMediumRemoval, startStopUnit } from './sbc-medium';
 import { getLbaStatus, readDefectData } from './sbc-status';
 
+import {
+  ASYMMETRIC_ACCESS_STATE_CHANGED,
+  aluaRefuses,
+  reportTargetPortGroups,
+  setTargetPortGroups,
+} from './alua';
 import { CopyResults, extendedCopy, receiveCopyResults, thirdPartyCopyVpdBody } from './xcopy';
 import { compareAndWrite, orWrite, preFetch, write, writeAndVerify } from './sbc-write';
 import { executeInquiry, PeripheralType, VersionDescriptor, type InquiryData } from './inquiry';
@@ -417,16 +423,43 @@ async function proutLocked(s: DiskState, task: ScsiTask): Promise<ScsiResult> {
   return o.result;
 }
 
+/** MAINTENANCE IN/OUT service action of REPORT/SET TARGET PORT GROUPS. */
+const TARGET_PORT_GROUPS = 0x0a;
+
+/** Relative target ports this LU is reached through (iSCSI: one per TPGT seen). */
+function relativeTargetPorts(s: DiskState, task: ScsiTask): number[] {
+  return [task.nexus.relativeTargetPortId, ...[...s.nexuses.values()].map((n) => n.relativeTargetPortId)];
+}
+
 function maintenanceIn(s: DiskState, task: ScsiTask): ScsiResult {
   const cdb = task.cdb;
+  const aluaOn = s.params.alua?.enabled === true;
   switch (cdb[1] & 0x1f) {
+    case TARGET_PORT_GROUPS:
+      if (!s.params.alua) return invalidCdbField(fmt(s), 1, 4);
+      return reportTargetPortGroups(cdb, s.params.alua, relativeTargetPorts(s, task), fmt(s));
     case MaintenanceIn.REPORT_SUPPORTED_OPCODES:
-      return reportSupportedOpcodes(cdb, (op) => COMMANDS[op] !== undefined || op === Op.REPORT_LUNS, fmt(s));
+      return reportSupportedOpcodes(
+        cdb,
+        (op, sa) =>
+          sa === TARGET_PORT_GROUPS && (op === Op.MAINTENANCE_IN || op === Op.MAINTENANCE_OUT)
+            ? aluaOn && (op === Op.MAINTENANCE_IN || s.params.alua!.explicit)
+            : COMMANDS[op] !== undefined || op === Op.REPORT_LUNS,
+        fmt(s),
+      );
     case MaintenanceIn.REPORT_SUPPORTED_TMFS:
       return reportSupportedTmfs(cdb, fmt(s));
     default:
       return invalidCdbField(fmt(s), 1, 4);
   }
+}
+
+function maintenanceOut(s: DiskState, task: ScsiTask): ScsiResult {
+  const g = s.params.alua;
+  // Without explicit ALUA there is no MAINTENANCE OUT service action at all.
+  if ((task.cdb[1] & 0x1f) !== TARGET_PORT_GROUPS || !g?.explicit)
+    return checkCondition(fmt(s), INVALID_COMMAND_OPERATION_CODE);
+  return setTargetPortGroups(task.cdb, task.dataOut, g, task.nexus.id, fmt(s));
 }
 
 function define(op: number, def: CommandDef): void {
@@ -444,7 +477,13 @@ define(Op.REQUEST_SENSE, {
   pr: A,
 });
 define(Op.INQUIRY, {
-  run: (s, task) => executeInquiry(task.cdb, task.nexus, s.inquiry, fmt(s)),
+  run: (s, task) => {
+    const g = s.params.alua;
+    if (!g?.enabled) return executeInquiry(task.cdb, task.nexus, s.inquiry, fmt(s));
+    // ALUA: TPGS in the standard data, our port group in the VPD 0x83 target port group designator.
+    const nexus = { ...task.nexus, targetPortGroup: g.group };
+    return executeInquiry(task.cdb, nexus, { ...s.inquiry, tpgs: g.tpgs }, fmt(s));
+  },
   reservationExempt: true,
   pr: A,
 });
@@ -483,6 +522,7 @@ define(Op.PERSISTENT_RESERVE_OUT, { run: persistentReserveOutCmd, pr: A });
 define(Op.EXTENDED_COPY, { run: (s, task) => extendedCopy(s, task, s.copies), medium: true, pr: W });
 define(Op.RECEIVE_COPY_RESULTS, { run: (s, task) => receiveCopyResults(s, task, s.copies), pr: R });
 define(Op.MAINTENANCE_IN, { run: maintenanceIn, reservationExempt: true, pr: A });
+define(Op.MAINTENANCE_OUT, { run: maintenanceOut, reservationExempt: true, pr: A });
 
 // ---- the device ----
 
@@ -574,6 +614,8 @@ export function createDisk(params: DiskParams): Disk {
     copies: new CopyResults(),
   };
   const taskSet = new TaskSet();
+  /** ALUA port group version this LU has raised unit attentions for. */
+  let aluaSeen = params.alua?.version ?? 0;
   // Saved (APTPL) reservations are loaded before the first command runs; a corrupt file is logged and
   // ignored rather than inventing or silently dropping access rules mid-flight.
   let prReady: Promise<void> | undefined = s.prStore.load().then(
@@ -597,10 +639,18 @@ export function createDisk(params: DiskParams): Disk {
       if (task.cdb.length < 16) task.cdb = fullCdb(task.cdb);
       const cdb = task.cdb;
       if (!s.nexuses.has(task.nexus.id)) s.nexuses.set(task.nexus.id, task.nexus);
+      const alua = params.alua;
+      if (alua !== undefined && alua.version !== aluaSeen) {
+        // The port group changed since this LU last looked: every other nexus hears about it once.
+        aluaSeen = alua.version;
+        s.ua.raise(ASYMMETRIC_ACCESS_STATE_CHANGED, alua.changedBy);
+      }
       const uaResult = unitAttentionGate(s.ua, task, fmt(s));
       if (uaResult) return Promise.resolve(uaResult);
       const def = COMMANDS[cdb[0]];
       if (def === undefined) return Promise.resolve(checkCondition(fmt(s), INVALID_COMMAND_OPERATION_CODE));
+      const refused = alua !== undefined ? aluaRefuses(alua, cdb) : undefined;
+      if (refused) return Promise.resolve(checkCondition(fmt(s), refused));
       if (s.reservedBy !== undefined && s.reservedBy !== task.nexus.id && !def.reservationExempt) {
         return Promise.resolve({ status: ScsiStatus.ReservationConflict });
       }

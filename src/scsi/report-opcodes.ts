@@ -66,8 +66,10 @@ export const OPCODE_USAGE: readonly OpcodeUsage[] = [
   { op: 0x9e, sa: 0x10, usage: [0x9e, 0x10, ...L8, ...L4, 0, 0] },
   { op: 0x9e, sa: 0x12, usage: [0x9e, 0x12, ...L8, ...L4, 0, 0] },
   { op: 0xa0, usage: [0xa0, 0, 0xff, 0, 0, 0, ...L4, 0, 0] },
+  { op: 0xa3, sa: 0x0a, usage: [0xa3, 0xea, 0, 0, 0, 0, ...L4, 0, 0] },
   { op: 0xa3, sa: 0x0c, usage: [0xa3, 0x0c, 0x87, 0xff, 0xff, 0xff, ...L4, 0, 0] },
   { op: 0xa3, sa: 0x0d, usage: [0xa3, 0x0d, 0x80, 0, 0, 0, ...L4, 0, 0] },
+  { op: 0xa4, sa: 0x0a, usage: [0xa4, 0x0a, 0, 0, 0, 0, ...L4, 0, 0] },
   rw12(0xa8, 0x18),
   rw12(0xaa, 0x18),
   rw12(0xae, 0x12),
@@ -90,7 +92,8 @@ function timeouts(): Buffer {
 /** Execute REPORT SUPPORTED OPERATION CODES for a device implementing `supported` (an opcode filter). */
 export function reportSupportedOpcodes(
   cdb: Buffer,
-  supported: (op: number) => boolean,
+  /** Does the device implement this opcode (and service action, for opcodes that have them)? */
+  supported: (op: number, sa?: number) => boolean,
   f: SenseFormat,
 ): ScsiResult {
   if (nacaSet(cdb)) return invalidCdbField(f, 11, 2);
@@ -98,7 +101,7 @@ export function reportSupportedOpcodes(
   const options = cdb[2] & 0x07;
   if (cdb[2] & 0x78) return invalidCdbField(f, 2, 6);
   const alloc = allocationLength32At(cdb, 6);
-  const list = OPCODE_USAGE.filter((u) => supported(u.op));
+  const list = OPCODE_USAGE.filter((u) => supported(u.op, u.sa));
   let data: Buffer;
   if (options === 0) {
     const parts = list.map((u) => {
