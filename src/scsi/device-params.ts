@@ -3,6 +3,7 @@
 import type { BackingStore } from '../backing/backing-store';
 import type { AluaPortGroup } from './alua';
 import type { ReservationStore } from './pr-state';
+import type { CopyTargetResolver } from './xcopy';
 
 export interface DiskParams {
   tid: number;
@@ -32,4 +33,6 @@ export interface DiskParams {
   reservationStore?: ReservationStore;
   /** The target's ALUA port group (shared by its LUs); unset or mode 'off': no ALUA. */
   alua?: AluaPortGroup;
+  /** EXTENDED COPY: other LUs of the daemon by NAA designator (unset: copies stay within this LU). */
+  copyTargets?: CopyTargetResolver;
 }

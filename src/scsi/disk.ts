@@ -62,7 +62,13 @@ import {
   reportTargetPortGroups,
   setTargetPortGroups,
 } from './alua';
-import { CopyResults, extendedCopy, receiveCopyResults, thirdPartyCopyVpdBody } from './xcopy';
+import {
+  CopyResults,
+  extendedCopy,
+  receiveCopyResults,
+  thirdPartyCopyVpdBody,
+  type CopyEndpoint,
+} from './xcopy';
 import { compareAndWrite, orWrite, preFetch, write, writeAndVerify } from './sbc-write';
 import { executeInquiry, PeripheralType, VersionDescriptor, type InquiryData } from './inquiry';
 import { requestSense, UnitAttentions, unitAttentionGate } from './lun-commands';
@@ -108,6 +114,8 @@ export interface Disk extends ScsiDevice {
   refreshCapacity(): Promise<number>;
   /** Current persistent reservation state (a snapshot; for tests and `tgtadm --op show`). */
   persistentReservations(): Readonly<PrState>;
+  /** This LU as an EXTENDED COPY source or destination for copies issued through other LUs. */
+  copyEndpoint(): CopyEndpoint;
 }
 
 const COMMANDS: Array<CommandDef | undefined> = new Array<CommandDef | undefined>(256);
@@ -519,7 +527,11 @@ define(Op.RESERVE_6, { run: reserve, pr: A });
 define(Op.RELEASE_6, { run: release, reservationExempt: true, pr: A });
 define(Op.PERSISTENT_RESERVE_IN, { run: persistentReserveInCmd, pr: A });
 define(Op.PERSISTENT_RESERVE_OUT, { run: persistentReserveOutCmd, pr: A });
-define(Op.EXTENDED_COPY, { run: (s, task) => extendedCopy(s, task, s.copies), medium: true, pr: W });
+define(Op.EXTENDED_COPY, {
+  run: (s, task) => extendedCopy(s, task, s.copies, copyEndpointOf(s), s.params.copyTargets),
+  medium: true,
+  pr: W,
+});
 define(Op.RECEIVE_COPY_RESULTS, { run: (s, task) => receiveCopyResults(s, task, s.copies), pr: R });
 define(Op.MAINTENANCE_IN, { run: maintenanceIn, reservationExempt: true, pr: A });
 define(Op.MAINTENANCE_OUT, { run: maintenanceOut, reservationExempt: true, pr: A });
@@ -557,6 +569,36 @@ function inquiryData(p: DiskParams, st: DiskSettings, store: BackingStore, bs: n
     provisioning: { thin: unmapOk, lbprz: unmapOk },
     thirdPartyCopy: thirdPartyCopyVpdBody(),
   };
+}
+
+const endpoints = new WeakMap<DiskState, CopyEndpoint>();
+
+/** The LU as a copy endpoint: reads and writes go to its store, writes under its range lock. */
+function copyEndpointOf(s: DiskState): CopyEndpoint {
+  let e = endpoints.get(s);
+  if (e) return e;
+  e = {
+    naa: s.params.naa,
+    blockSize: s.bs,
+    blocks: () => s.blocks,
+    readonly: () => s.settings.readonly,
+    available: () => s.settings.online && !s.ejected,
+    reservationConflict: (nexus, writing) =>
+      (s.reservedBy !== undefined && s.reservedBy !== nexus.id) ||
+      (s.pr.reservation !== undefined && prConflicts(s.pr, nexus, writing ? PrAccess.Write : PrAccess.Read)),
+    read: (offset, length) => s.store.read(offset, length),
+    async write(offset, data): Promise<void> {
+      const end = offset + data.length;
+      const lock = s.writes.tryLock(offset, end, false) ?? (await s.writes.lock(offset, end, false));
+      try {
+        await s.store.write(offset, data, !s.mode.wce);
+      } finally {
+        s.writes.unlock(lock);
+      }
+    },
+  };
+  endpoints.set(s, e);
+  return e;
 }
 
 /** Short CDBs (a transport that passes exactly the CDB bytes) are zero-extended so field reads stay in
@@ -702,6 +744,7 @@ export function createDisk(params: DiskParams): Disk {
       if (s.reservedBy === nexus.id) s.reservedBy = undefined;
     },
     persistentReservations: () => s.pr,
+    copyEndpoint: () => copyEndpointOf(s),
     capacityBlocks: () => s.blocks,
     settings: () => s.settings,
     modeState: () => s.mode,

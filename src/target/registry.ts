@@ -11,6 +11,7 @@ import type { DiskParams } from '../scsi/device-params';
 import type { ScsiDevice } from '../scsi/scsi-types';
 import { AccountStore, DISCOVERY_TID } from './accounts';
 import { isAluaKey, updateAlua } from './alua-params';
+import { resolveCopyTarget } from './copy-targets';
 import { defaultTargetDeps } from './default-deps';
 import { atoi, canonicalIscsiValue, findIscsiKey } from './iscsi-target-params';
 import { LogicalUnit } from './logical-unit';
@@ -505,6 +506,7 @@ export class TargetRegistry extends EventEmitter implements IscsiTargetDirectory
     };
     const target = this.targets.get(tid);
     if (target) params.alua = target.alua;
+    params.copyTargets = (id, nexus) => resolveCopyTarget(this.targets.values(), tid, id, nexus);
     // DiskParams.stateDir (persistent reservations) is optional; set it only when configured.
     if (this.options.stateDir !== undefined) Object.assign(params, { stateDir: this.options.stateDir });
     return params;
