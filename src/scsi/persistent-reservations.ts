@@ -422,7 +422,7 @@ function registerSpecifiedPorts(
     if (isTransportIdError(id)) return outcome(invalidParamField(f, id.byte, id.bit));
     const identity = transportIdIdentity(id);
     // The issuing nexus is registered by the command itself (a name-only ID covering it counts as it).
-    const isIssuer = initiatorMatches(identity, n.initiatorPortName) && !allTgPt;
+    const isIssuer = initiatorMatches(identity, n.initiatorPortName);
     if (!isIssuer) {
       const r: PrRegistration = {
         key,

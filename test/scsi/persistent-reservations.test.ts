@@ -415,10 +415,16 @@ t.test('REGISTER with SPEC_I_PT registers the listed I_T nexuses, all or nothing
   const elsewhere = { ...B, targetPortName: 'iqn.tgt,t,0x0002', relativeTargetPortId: 2 };
   t.notOk(prConflicts({ ...all.state, reservation: undefined }, elsewhere, PrAccess.Write));
   t.ok(findRegistrationOf(all.state, elsewhere), 'B registered through another target port too');
-  // Listing the issuer itself is harmless.
+  // Listing the issuer itself is harmless, with or without ALL_TG_PT.
   const self = specRegister(s0, A, specParam(0x7n, [tid(A.initiatorName, isidOf(A))]));
   t.equal(self.result.status, 0);
   t.equal(self.state.registrations.length, 1);
+  const selfAll = specRegister(s0, A, specParam(0x7n, [tid(A.initiatorName, isidOf(A))], 0x0c));
+  t.equal(selfAll.result.status, 0);
+  t.same(
+    selfAll.state.registrations.map((r) => [r.initiatorPortName, r.allTargetPorts]),
+    [[A.initiatorPortName, true]],
+  );
 });
 
 function findRegistrationOf(s: PrState, n: ItNexus): boolean {
