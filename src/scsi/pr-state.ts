@@ -3,6 +3,7 @@
 // metadata later (shared by every gateway exporting the volume).
 import { promises as fsp } from 'fs';
 import * as path from 'path';
+import type { VolumeMetadata } from '../backing/backing-store';
 
 /** Reservation types (SPC-4 table 169). */
 export const PrType = {
@@ -165,6 +166,29 @@ export class FileReservationStore implements ReservationStore {
     } finally {
       await dh.close();
     }
+  }
+}
+
+/** Record name of the persistent reservation state in a volume's metadata. */
+export const PR_METADATA_KEY = 'scsi.persistent-reservations';
+
+/** APTPL state kept with the volume (BackingStore.metadata), e.g. in the Curve volume's metadata. */
+export class VolumeReservationStore implements ReservationStore {
+  private tail: Promise<void> = Promise.resolve();
+
+  constructor(readonly metadata: VolumeMetadata) {}
+
+  async load(): Promise<PrState | undefined> {
+    const text = await this.metadata.load(PR_METADATA_KEY);
+    return text === undefined ? undefined : prStateFromJson(text);
+  }
+
+  /** Saves are serialized so an older state never overwrites a newer one. */
+  save(state: PrState): Promise<void> {
+    const text = state.aptpl ? prStateToJson(state) : undefined;
+    const run = this.tail.then(() => this.metadata.save(PR_METADATA_KEY, text));
+    this.tail = run.catch(() => undefined);
+    return run;
   }
 }
 
