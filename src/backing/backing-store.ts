@@ -51,9 +51,22 @@ export interface BackingStore {
     offset: number,
     length: number,
   ): Promise<Array<{ offset: number; length: number; mapped: boolean }>>;
+  /**
+   * A small named record kept with the volume itself, so every gateway exporting it sees the same one
+   * (e.g. SCSI persistent reservations). Optional: stores without it keep such state beside the daemon.
+   */
+  record?(name: string): StoreRecord;
   /** Re-read the size (after the underlying file or volume grew); returns the new size. */
   refreshSize(): Promise<number>;
   close(): Promise<void>;
+}
+
+/** A versioned text record of a store (see BackingStore.record). */
+export interface StoreRecord {
+  /** The text and its version (version 0, text undefined: never written). */
+  read(): Promise<{ text: string | undefined; version: number }>;
+  /** Writes iff the record is still at `expectVersion`; else `ok: false` with the current version. */
+  write(text: string, expectVersion: number): Promise<{ ok: boolean; version: number }>;
 }
 
 export interface BackingStoreType {

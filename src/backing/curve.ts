@@ -12,6 +12,7 @@ import {
   type BackingStore,
   type BackingStoreOpenOptions,
   type BackingStoreType,
+  type StoreRecord,
 } from './backing-store';
 
 /** Settings from `--bsopts`: `key=value` pairs separated by ';' (tgt's style) or whitespace. */
@@ -149,6 +150,18 @@ export class CurveStore implements BackingStore {
 
   async refreshSize(): Promise<number> {
     return (await mapped(this.volume.stat())).length;
+  }
+
+  /** A record in the volume's attributes on the MDS (compare-and-set by version). */
+  record(name: string): StoreRecord {
+    const v = this.volume;
+    return {
+      async read() {
+        const r = await mapped(v.getXattr(name));
+        return { text: r.version === 0 ? undefined : r.value.toString('utf8'), version: r.version };
+      },
+      write: (text, expectVersion) => mapped(v.setXattr(name, Buffer.from(text, 'utf8'), expectVersion)),
+    };
   }
 
   close(): Promise<void> {

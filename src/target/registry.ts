@@ -16,6 +16,7 @@ import { LogicalUnit } from './logical-unit';
 import { applyLuParams, type LuAttrs } from './lu-params';
 import { defaultScsiId, defaultScsiSn, deriveNaa } from './lu-identity';
 import { NoMediumStore } from './no-medium-store';
+import { PR_RECORD, RecordReservationStore } from './record-reservation-store';
 import { Target, type SessionInfo, type SessionSource, type SystemState } from './target';
 import { isUpdatableDevice, type TargetDeps } from './target-deps';
 import { TgtErrno, TgtError } from './tgt-error';
@@ -500,6 +501,13 @@ export class TargetRegistry extends EventEmitter implements IscsiTargetDirectory
     };
     // DiskParams.stateDir (persistent reservations) is optional; set it only when configured.
     if (this.options.stateDir !== undefined) Object.assign(params, { stateDir: this.options.stateDir });
+    // A store that keeps records with the volume (curve) holds the reservations there instead, shared
+    // by every gateway exporting the volume.
+    if (store.record)
+      Object.assign(params, { reservationStore: new RecordReservationStore(store.record(PR_RECORD)) });
+    // A store that keeps records with the volume (curve) holds the reservations there instead, shared
+    // by every gateway exporting the volume.
+    if (store.record) params.reservationStore = new RecordReservationStore(store.record(PR_RECORD));
     return params;
   }
 

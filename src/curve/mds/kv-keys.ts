@@ -8,6 +8,8 @@ export const FILE_PREFIX = '01/';
 export const SEGMENT_PREFIX = '02/';
 /** Files being force-deleted: their segments are removed in batches, then the marker. */
 export const DELETING_PREFIX = '09/';
+/** Named attributes of a file by inode + name (e.g. SCSI reservations): 8-byte version + value. */
+export const XATTR_PREFIX = '0a/';
 
 export const ID_INODE = '04/inode';
 export const ID_CHUNK = '05/chunk';
@@ -19,6 +21,8 @@ export const segmentFilePrefix = (inodeId: number): string => `${SEGMENT_PREFIX}
 export const segmentKey = (inodeId: number, offset: number): string =>
   segmentFilePrefix(inodeId) + hex(offset, 16);
 export const deletingKey = (inodeId: number): string => DELETING_PREFIX + hex(inodeId, 16);
+export const xattrFilePrefix = (inodeId: number): string => `${XATTR_PREFIX}${hex(inodeId, 16)}/`;
+export const xattrKey = (inodeId: number, name: string): string => xattrFilePrefix(inodeId) + name;
 
 export type TopoKind = 'logicalpool' | 'physicalpool' | 'zone' | 'server' | 'chunkserver' | 'cluster';
 
