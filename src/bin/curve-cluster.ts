@@ -154,6 +154,12 @@ function portAnswers(host: string, port: number): Promise<boolean> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Extra node options for every daemon, e.g. CURVE_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'
+ * (options NODE_OPTIONS does not allow, such as --cpu-prof).
+ */
+const NODE_ARGS = (process.env.CURVE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+
 /** One supervised daemon: logs forwarded with a prefix, restarted when it dies unless we are stopping. */
 class Daemon {
   proc?: ChildProcess;
@@ -171,7 +177,7 @@ class Daemon {
 
   /** Resolves when the ready text appears on stdout (or at once without one). */
   start(): Promise<void> {
-    const proc = spawn(process.execPath, [this.script, ...this.args], {
+    const proc = spawn(process.execPath, [...NODE_ARGS, this.script, ...this.args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: this.env,
       // Own process group: a terminal's Ctrl-C reaches only us, and we stop the daemons in order.

@@ -53,7 +53,7 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-/** Runs the launcher; `env` replaces the environment it and its daemons get (e.g. NODE_OPTIONS). */
+/** Runs the launcher; `env` replaces the environment it and its daemons get (e.g. CURVE_NODE_ARGS). */
 export async function startCluster(
   dataDir: string,
   port: number,
