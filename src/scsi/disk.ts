@@ -87,7 +87,13 @@ import {
   type ModeState,
 } from './mode';
 import { logSelect, logSelectParameterLength, logSense, type ProvisioningCounts } from './log-pages';
-import { fileModePageStore, volatileModePageStore, type SavedModePage } from './mode-store';
+import {
+  fileModePageStore,
+  volatileModePageStore,
+  VolumeModePageStore,
+  type ModePageStore,
+  type SavedModePage,
+} from './mode-store';
 import { ScsiStatus, type ItNexus, type ScsiDevice, type ScsiResult, type ScsiTask } from './scsi-types';
 import {
   checkCondition,
@@ -572,11 +578,7 @@ function maintenanceIn(s: DiskState, task: ScsiTask): ScsiResult {
       if (!s.params.alua) return invalidCdbField(fmt(s), 1, 4);
       return reportTargetPortGroups(cdb, s.params.alua, relativeTargetPorts(s, task), fmt(s));
     case MaintenanceIn.REPORT_SUPPORTED_OPCODES:
-      return reportSupportedOpcodes(
-        cdb,
-        (op, sa) => lists(s, op, sa),
-        fmt(s),
-      );
+      return reportSupportedOpcodes(cdb, (op, sa) => lists(s, op, sa), fmt(s));
     case MaintenanceIn.REPORT_SUPPORTED_TMFS:
       return reportSupportedTmfs(cdb, fmt(s));
     default:
@@ -769,8 +771,18 @@ function fullCdb(cdb: Buffer): Buffer {
   return b;
 }
 
-/** Where APTPL state lives: an explicit store, else with the volume when the backing store keeps
- *  metadata (shared by every gateway), else a file in the daemon's state dir, else nowhere. */
+/** Where saved mode pages live: as for reservations, an explicit store, else the volume's metadata, else
+ *  the daemon's state dir, else nowhere (no page is savable). */
+function modePageStoreFor(params: DiskParams): ModePageStore {
+  if (params.modePageStore) return params.modePageStore;
+  if (params.store.metadata) return new VolumeModePageStore(params.store.metadata);
+  if (params.stateDir) return fileModePageStore(params.stateDir, params.naa);
+  return volatileModePageStore;
+}
+
+/** Where reservation state lives: an explicit store, else with the volume when the backing store keeps
+ *  metadata (shared by every gateway; kept whatever APTPL says), else a file in the daemon's state dir
+ *  (APTPL state only), else nowhere. */
 function reservationStoreFor(params: DiskParams): ReservationStore {
   if (params.reservationStore) return params.reservationStore;
   if (params.store.metadata) return new VolumeReservationStore(params.store.metadata);
@@ -814,9 +826,7 @@ export function createDisk(params: DiskParams): Disk {
     maxTransferBlocks: MAX_TRANSFER_BYTES / bs,
     mode: modeStateOf(modePages),
     modePages,
-    modeStore:
-      params.modePageStore ??
-      (params.stateDir ? fileModePageStore(params.stateDir, params.naa) : volatileModePageStore),
+    modeStore: modePageStoreFor(params),
     inquiry: inquiryData(params, settings, store, bs),
     reservedBy: undefined,
     pr: emptyPrState(),

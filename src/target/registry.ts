@@ -517,7 +517,8 @@ export class TargetRegistry extends EventEmitter implements IscsiTargetDirectory
     const target = this.targets.get(tid);
     if (target) params.alua = target.alua;
     params.copyTargets = (id, nexus) => resolveCopyTarget(this.targets.values(), tid, id, nexus);
-    // DiskParams.stateDir (persistent reservations) is optional; set it only when configured.
+    // DiskParams.stateDir (persistent reservations, saved mode pages) is optional; set it only when
+    // configured. A store with BackingStore.metadata (curve) keeps both with the volume instead.
     if (this.options.stateDir !== undefined) Object.assign(params, { stateDir: this.options.stateDir });
     return params;
   }
