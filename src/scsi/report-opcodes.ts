@@ -119,7 +119,6 @@ export function cdbUsageViolation(
   return undefined;
 }
 
-
 /** Command timeouts descriptor (SPC-4 6.35.4): we have no better number than "0: not specified". */
 function timeouts(): Buffer {
   const b = Buffer.alloc(12);

@@ -44,6 +44,9 @@ export class CurveVolume implements RequesterHost {
   session!: VolumeSession;
   private info!: FileInfo;
   private ourEpoch = 0;
+  /** Our own IncreaseFileEpoch is in flight: a session refresh may already report the raised epoch
+   *  (the MDS pushes it to the chunkservers before answering), which is ours, not a newer opener's. */
+  private raisingEpoch = false;
   private fencedReason: string | undefined;
   private closed = false;
   private readonly closeController = new AbortController();
@@ -84,11 +87,15 @@ export class CurveVolume implements RequesterHost {
       v.info = info;
       v.ourEpoch = info.epoch;
       if (opts.exclusive) {
-        const r = await v.mdsCall<{ statusCode: number; fileInfo?: FileInfo | null }>(
-          'nameserver',
-          'IncreaseFileEpoch',
-          { fileName: opts.fileName, owner: opts.owner },
-        );
+        v.raisingEpoch = true;
+        const r = await v
+          .mdsCall<{ statusCode: number; fileInfo?: FileInfo | null }>('nameserver', 'IncreaseFileEpoch', {
+            fileName: opts.fileName,
+            owner: opts.owner,
+          })
+          .finally(() => {
+            v.raisingEpoch = false;
+          });
         if (r.statusCode !== MdsStatus.kOK || !r.fileInfo) {
           await session.close();
           throw new CurveClientError('io', `IncreaseFileEpoch ${opts.fileName}: ${statusName(r.statusCode)}`);
@@ -374,7 +381,7 @@ export class CurveVolume implements RequesterHost {
     }
     if (info.length > (this.info?.length ?? 0)) this.log.info('volume grew', { length: info.length });
     this.info = info;
-    if (info.epoch > this.ourEpoch && this.opts.exclusive)
+    if (info.epoch > this.ourEpoch && this.opts.exclusive && !this.raisingEpoch)
       this.fence(`MDS reports epoch ${info.epoch} > ours ${this.ourEpoch}`);
   }
 

@@ -59,6 +59,15 @@ export class FakeChunkserver {
     this.rpc.handle(m.WriteChunk, (r, ctx) => this.serve('write', r as unknown as ChunkReq, ctx));
     this.rpc.handle(m.ReadChunk, (r, ctx) => this.serve('read', r as unknown as ChunkReq, ctx));
     this.rpc.handle(m.DeleteChunk, (r, ctx) => this.serve('delete', r as unknown as ChunkReq, ctx));
+    // The MDS pushes a raised epoch (IncreaseFileEpoch) to every chunkserver of the file before answering;
+    // without an answer it waits its push timeout on every exclusive open.
+    this.rpc.handle(m.UpdateEpoch, (r) => {
+      const { fileId, epoch } = r as unknown as { fileId: number; epoch: number };
+      const cur = cluster.epochs.get(fileId) ?? 0;
+      if (epoch < cur) return Promise.resolve({ response: { status: S.EPOCH_TOO_OLD } });
+      cluster.epochs.set(fileId, epoch);
+      return Promise.resolve({ response: { status: S.SUCCESS } });
+    });
     this.grpcServer.addService(
       grpcService('cli.proto', 'curve.chunkserver.CliService2').service,
       unaryHandlers({
