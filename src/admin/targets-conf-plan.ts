@@ -4,6 +4,7 @@
 // then targets that exist in the daemon but not in the file are removed. Pure: the caller says which
 // targets/accounts exist and which paths exist.
 import {
+  TARGET_ALUA_KEYS,
   TARGET_ISCSI_KEYS,
   TargetsConfError,
   type ConfOption,
@@ -227,7 +228,7 @@ function planTarget(
         steps.push({
           args: ['--lld', driver, '--op', 'bind', '--mode', 'target', '--tid', String(tid), flag, o.value],
         });
-    } else if (TARGET_ISCSI_KEYS.includes(key)) {
+    } else if (TARGET_ISCSI_KEYS.includes(key) || key in TARGET_ALUA_KEYS) {
       const vals = all(t.options, key);
       if (vals.length > 1)
         steps.push({ comment: `Warning: only one ${key} is allowed. Will only use the first one.` });
@@ -242,7 +243,7 @@ function planTarget(
           '--tid',
           String(tid),
           '--name',
-          key,
+          TARGET_ALUA_KEYS[key] ?? key,
           '--value',
           vals[0].value,
         ],

@@ -109,9 +109,17 @@ export const TARGET_ISCSI_KEYS = [
   'state',
 ];
 
+/** Ours, not tgt's: ALUA directives and the `tgtadm --op update --mode target --name` key each sets. */
+export const TARGET_ALUA_KEYS: Readonly<Record<string, string>> = {
+  alua: 'alua',
+  'alua-port-group': 'alua_group',
+  'alua-state': 'alua_state',
+};
+
 export const TARGET_KEYS = [
   ...LUN_KEYS,
   ...TARGET_ISCSI_KEYS,
+  ...Object.keys(TARGET_ALUA_KEYS),
   'backing-store',
   'direct-store',
   'initiator-address',

@@ -27,6 +27,20 @@ export interface BackingStoreOpenOptions {
   readonly: boolean;
 }
 
+/** Small named records kept with the volume itself, so every gateway exporting the volume sees the same
+ *  ones (SCSI persistent reservations, saved mode pages). A store that has none leaves
+ *  `BackingStore.metadata` unset. */
+export interface VolumeMetadata {
+  /** The record's text, or undefined when there is none. */
+  load(key: string): Promise<string | undefined>;
+  /**
+   * Replace the record durably (undefined removes it); resolves once it is durable. Rejects, changing
+   * nothing, when the record was changed through another opener of the volume since this one last loaded
+   * or saved it: a change this gateway has not seen is never overwritten.
+   */
+  save(key: string, value: string | undefined): Promise<void>;
+}
+
 export interface BackingStore {
   readonly type: string;
   readonly capabilities: BackingStoreCapabilities;
@@ -54,6 +68,9 @@ export interface BackingStore {
   /** Re-read the size (after the underlying file or volume grew); returns the new size. */
   refreshSize(): Promise<number>;
   close(): Promise<void>;
+  /** Records kept with the volume. When present, the SCSI layer keeps persistent reservations and saved
+   *  mode pages there instead of the daemon's --state-dir. Optional. */
+  readonly metadata?: VolumeMetadata;
 }
 
 export interface BackingStoreType {

@@ -12,7 +12,9 @@ import {
   type BackingStore,
   type BackingStoreOpenOptions,
   type BackingStoreType,
+  type VolumeMetadata,
 } from './backing-store';
+import { VersionedMetadata } from './versioned-metadata';
 
 /** Settings from `--bsopts`: `key=value` pairs separated by ';' (tgt's style) or whitespace. */
 export interface CurveStoreSettings {
@@ -92,7 +94,16 @@ export class CurveStore implements BackingStore {
   /** Orders writes against COMPARE AND WRITE (reads do not take it). */
   private readonly lock = new RangeLock();
 
-  constructor(readonly volume: CurveVolume) {}
+  /** Records kept as attributes of the volume on the MDS (compare-and-set by version), so persistent
+   *  reservations and saved mode pages are shared by every gateway exporting the volume. */
+  readonly metadata: VolumeMetadata;
+
+  constructor(readonly volume: CurveVolume) {
+    this.metadata = new VersionedMetadata({
+      get: (name) => mapped(volume.getXattr(name)),
+      set: (name, value, expectVersion) => mapped(volume.setXattr(name, value, expectVersion)),
+    });
+  }
 
   size(): number {
     return this.volume.size();

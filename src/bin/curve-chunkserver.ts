@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // curve-chunkserver: one chunkserver (one data directory = one disk).
-//   curve-chunkserver [--config cs.json] [--ip IP] [--port N] [--data-dir DIR] [--mds a:p,b:p] ...
+//   curve-chunkserver [--config cs.json] [--ip IP] [--port N] [--listen HOST[:PORT]] [--data-dir DIR]
+//                     [--mds a:p,b:p] ...
 // Prints "curve-chunkserver listening on ip:port" on stdout when ready. Exit codes: 0 clean stop
 // (SIGTERM/SIGINT), 1 runtime failure, 2 bad configuration.
 import yargs from 'yargs';
@@ -19,8 +20,12 @@ async function main(): Promise<number> {
   const argv = yargs(process.argv.slice(2))
     .scriptName('curve-chunkserver')
     .option('config', { type: 'string', describe: 'JSON config file' })
-    .option('ip', { type: 'string' })
+    .option('ip', { type: 'string', describe: 'address the MDS, clients and peers know us by' })
     .option('port', { type: 'number' })
+    .option('listen', {
+      type: 'string',
+      describe: 'address to bind, host[:port] (default: --ip; 0.0.0.0 for every interface)',
+    })
     .option('data-dir', { type: 'string' })
     .option('mds', { type: 'string', describe: 'MDS addresses, comma separated' })
     .option('server-name', { type: 'string' })
@@ -47,6 +52,7 @@ async function main(): Promise<number> {
   const flags: Partial<ChunkserverConfig> = {
     ip: argv.ip,
     port: argv.port,
+    listen: argv.listen,
     dataDir: argv['data-dir'],
     mdsAddresses: argv.mds === undefined ? undefined : argv.mds.split(',').filter(Boolean),
     serverName: argv['server-name'],

@@ -34,8 +34,13 @@ interface Options {
   logLevel: string;
 }
 
-/** Ports that must not change once data exists: chunkservers are known to the MDS and to their copysets by ip:port. */
+/**
+ * What must not change once data exists: chunkservers are known to the MDS and to their copysets by
+ * ip:port, and the MDS is reached at ip:mdsPort.
+ */
 interface ClusterState {
+  /** The address the daemons are known by (absent in data of older versions: 127.0.0.1). */
+  ip: string;
   mdsPort: number;
   csPorts: number[];
 }
@@ -65,7 +70,7 @@ function parseArgs(): Options {
     .option('listen', {
       type: 'string',
       default: '127.0.0.1',
-      describe: 'iSCSI address (0.0.0.0 for real use)',
+      describe: 'address every daemon binds: iSCSI, MDS, chunkservers (0.0.0.0 for every interface)',
     })
     .option('size', { type: 'string', default: '10GiB', describe: 'volume size when it is created' })
     .option('volume', { type: 'string', default: '/vol0' })
@@ -103,16 +108,25 @@ function parseArgs(): Options {
   };
 }
 
+const isWildcard = (host: string): boolean => host === '0.0.0.0';
+
 function loadState(o: Options): ClusterState {
   const file = path.join(o.dataDir, 'cluster.json');
-  let state: ClusterState | undefined;
-  if (fs.existsSync(file)) state = JSON.parse(fs.readFileSync(file, 'utf8')) as ClusterState;
+  let state: Partial<ClusterState> | undefined;
+  if (fs.existsSync(file)) state = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<ClusterState>;
   const csBase = o.csPort ?? o.port + 2;
+  // The daemons are known by the listen address, or by loopback when they listen on every interface.
+  const ip = state ? (state.ip ?? '127.0.0.1') : isWildcard(o.listen) ? '127.0.0.1' : o.listen;
+  if (!isWildcard(o.listen) && o.listen !== ip)
+    throw new UsageError(
+      `the data in ${o.dataDir} belongs to daemons known as ${ip}: use --listen ${ip} or --listen 0.0.0.0`,
+    );
   const wanted: ClusterState = {
+    ip,
     mdsPort: o.mdsPort ?? state?.mdsPort ?? o.port + 1,
     csPorts: state?.csPorts ?? Array.from({ length: ZONES }, (_, i) => csBase + i),
   };
-  if (state && o.csPort !== undefined && o.csPort !== state.csPorts[0])
+  if (state?.csPorts && o.csPort !== undefined && o.csPort !== state.csPorts[0])
     say(`keeping chunkserver ports ${state.csPorts.join(',')} of the existing data (--cs-port ignored)`);
   fs.writeFileSync(file, JSON.stringify(wanted, null, 2) + '\n');
   return wanted;
@@ -140,6 +154,12 @@ function portAnswers(host: string, port: number): Promise<boolean> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Extra node options for every daemon, e.g. CURVE_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'
+ * (options NODE_OPTIONS does not allow, such as --cpu-prof).
+ */
+const NODE_ARGS = (process.env.CURVE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+
 /** One supervised daemon: logs forwarded with a prefix, restarted when it dies unless we are stopping. */
 class Daemon {
   proc?: ChildProcess;
@@ -157,7 +177,7 @@ class Daemon {
 
   /** Resolves when the ready text appears on stdout (or at once without one). */
   start(): Promise<void> {
-    const proc = spawn(process.execPath, [this.script, ...this.args], {
+    const proc = spawn(process.execPath, [...NODE_ARGS, this.script, ...this.args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: this.env,
       // Own process group: a terminal's Ctrl-C reaches only us, and we stop the daemons in order.
@@ -217,7 +237,7 @@ function topologyFile(o: Options, st: ClusterState, withLogicalPool: boolean): T
     zones: zones.map((z) => ({ name: `zone${z}`, physicalPool: 'pool1' })),
     servers: zones.map((z) => ({
       name: `server${z}`,
-      internalIp: '127.0.0.1',
+      internalIp: st.ip,
       internalPort: st.csPorts[z - 1],
       zone: `zone${z}`,
       physicalPool: 'pool1',
@@ -323,7 +343,6 @@ function iscsiLogin(host: string, port: number, iqn: string): Promise<boolean> {
 
 async function main(): Promise<number> {
   const o = parseArgs();
-  const host = '127.0.0.1';
   const connectHost = o.listen === '0.0.0.0' ? os.hostname() : o.listen;
   fs.mkdirSync(o.dataDir, { recursive: true });
   if (await portAnswers(o.listen, o.port))
@@ -332,10 +351,11 @@ async function main(): Promise<number> {
         `stop it or choose another port: --port ${o.port + 10}`,
     );
   const st = loadState(o);
+  const host = st.ip;
   for (const p of [st.mdsPort, ...st.csPorts])
-    if (!(await portFree(host, p)))
+    if (!(await portFree(o.listen, p)))
       throw new LaunchError(
-        `port ${p} on ${host} is in use; choose others with --mds-port/--cs-port or --port`,
+        `port ${p} on ${o.listen} is in use; choose others with --mds-port/--cs-port or --port`,
       );
   fs.writeFileSync(
     path.join(o.dataDir, 'topology.json'),
@@ -390,7 +410,7 @@ async function main(): Promise<number> {
       path.join(bin, 'curve-mds.js'),
       [
         '--listen',
-        mdsAddr,
+        `${o.listen}:${st.mdsPort}`,
         '--store',
         'level',
         '--data-dir',
@@ -421,6 +441,8 @@ async function main(): Promise<number> {
               host,
               '--port',
               String(port),
+              '--listen',
+              o.listen,
               '--data-dir',
               path.join(o.dataDir, `cs${i + 1}`),
               '--mds',
@@ -545,6 +567,7 @@ async function main(): Promise<number> {
         ),
         `  volume       ${o.volume}  ${o.size / GiB} GiB thin, owner ${OWNER}`,
         `  iSCSI        ${o.listen}:${o.port}  target ${o.iqn}  LUN 1 (bstype curve)`,
+        ...(o.listen === host ? [] : [`  (MDS and chunkservers listen on ${o.listen}, known as ${host})`]),
         'Connect with',
         `  open-iscsi:  iscsiadm -m discovery -t sendtargets -p ${portal}`,
         `               iscsiadm -m node -T ${o.iqn} -p ${portal} --login`,

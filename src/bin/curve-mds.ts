@@ -5,7 +5,12 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { createLogger } from '../common/log';
 import { enableDefaultMetrics, serveMetrics } from '../common/metrics';
-import { defaultMdsConfig, loadMdsConfigFile, MdsConfig } from '../curve/mds/mds-config';
+import {
+  defaultMdsConfig,
+  loadMdsConfigFile,
+  MdsConfig,
+  validateMdsAddresses,
+} from '../curve/mds/mds-config';
 import { MdsServer } from '../curve/mds/mds-server';
 
 const log = createLogger('curve-mds');
@@ -15,7 +20,14 @@ function parseArgs(): MdsConfig {
     .scriptName('curve-mds')
     .usage('$0 [options]')
     .option('config', { type: 'string', describe: 'JSON config file' })
-    .option('listen', { type: 'string', describe: 'gRPC address host:port' })
+    .option('listen', {
+      type: 'string',
+      describe: 'gRPC address to bind, host:port (default 127.0.0.1:6700; 0.0.0.0:6700 for every interface)',
+    })
+    .option('advertise', {
+      type: 'string',
+      describe: 'host:port others know this MDS by (default: the listen address)',
+    })
     .option('store', { choices: ['level', 'etcd'] as const, describe: 'metadata store' })
     .option('data-dir', { type: 'string', describe: 'embedded store directory' })
     .option('etcd', { type: 'string', describe: 'etcd endpoints, comma separated' })
@@ -39,6 +51,7 @@ function parseArgs(): MdsConfig {
   const fromFile = argv.config ? loadMdsConfigFile(argv.config) : {};
   const flags: Partial<MdsConfig> = {};
   if (argv.listen) flags.listen = argv.listen;
+  if (argv.advertise) flags.advertise = argv.advertise;
   if (argv.store) flags.store = argv.store;
   if (argv['data-dir']) flags.dataDir = argv['data-dir'];
   if (argv.etcd) flags.etcdEndpoints = argv.etcd.split(',').map((s) => s.trim());
@@ -50,7 +63,7 @@ function parseArgs(): MdsConfig {
   if (argv['recover-interval-ms'] !== undefined) flags.recoverIntervalMs = argv['recover-interval-ms'];
   if (argv.metrics) flags.metrics = argv.metrics;
   const config = { ...defaultMdsConfig, ...fromFile, ...flags };
-  if (!/^[^:]+:\d+$/.test(config.listen)) throw new Error(`bad listen address '${config.listen}'`);
+  validateMdsAddresses(config);
   if (!(config.leaseTtlSec >= 1) || config.leaseMarginMs >= config.leaseTtlSec * 1000)
     throw new Error('lease TTL must be >= 1 s and larger than the margin');
   return config;

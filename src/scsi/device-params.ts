@@ -1,9 +1,11 @@
 // What the target layer passes to create a SCSI device for a LUN (tgtadm `--op new --mode logicalunit`
 // plus `-P key=value` updates). Identifiers default from tid/lun the way tgt does.
 import type { BackingStore } from '../backing/backing-store';
+import type { AluaPortGroup } from './alua';
 import type { ModePageOverride } from './mode';
 import type { ModePageStore } from './mode-store';
 import type { ReservationStore } from './pr-state';
+import type { CopyTargetResolver } from './xcopy';
 
 export interface DiskParams {
   tid: number;
@@ -44,4 +46,8 @@ export interface DiskParams {
   /** Where saved mode pages live; overrides `stateDir` (`${stateDir}/mode/<naa hex>.json`). Without either,
    *  no page is savable. */
   modePageStore?: ModePageStore;
+  /** The target's ALUA port group (shared by its LUs); unset or mode 'off': no ALUA. */
+  alua?: AluaPortGroup;
+  /** EXTENDED COPY: other LUs of the daemon by NAA designator (unset: copies stay within this LU). */
+  copyTargets?: CopyTargetResolver;
 }

@@ -43,7 +43,14 @@ import {
   proutParameterLength,
   registrationMatches,
 } from './persistent-reservations';
-import { emptyPrState, fileReservationStore, volatileReservationStore, type PrState } from './pr-state';
+import {
+  emptyPrState,
+  fileReservationStore,
+  volatileReservationStore,
+  VolumeReservationStore,
+  type PrState,
+  type ReservationStore,
+} from './pr-state';
 import { RangeLock } from './range-lock';
 import { TaskSet } from './task-set';
 import { reportSupportedOpcodes, reportSupportedTmfs, cdbUsageViolation } from './report-opcodes';
@@ -51,7 +58,19 @@ import { preventAllowMediumRemoval, startStopUnit } from './sbc-medium';
 import { getLbaStatus, readDefectData } from './sbc-status';
 import { formatUnit, receiveDiagnosticResults, sendDiagnostic } from './sbc-maintenance';
 
-import { CopyResults, extendedCopy, receiveCopyResults, thirdPartyCopyVpdBody } from './xcopy';
+import {
+  ASYMMETRIC_ACCESS_STATE_CHANGED,
+  aluaRefuses,
+  reportTargetPortGroups,
+  setTargetPortGroups,
+} from './alua';
+import {
+  CopyResults,
+  extendedCopy,
+  receiveCopyResults,
+  thirdPartyCopyVpdBody,
+  type CopyEndpoint,
+} from './xcopy';
 import { compareAndWrite, orWrite, preFetch, write, writeAndVerify } from './sbc-write';
 import { executeInquiry, PeripheralType, VersionDescriptor, type InquiryData } from './inquiry';
 import { requestSense, UnitAttentions, unitAttentionGate } from './lun-commands';
@@ -68,7 +87,13 @@ import {
   type ModeState,
 } from './mode';
 import { logSelect, logSelectParameterLength, logSense, type ProvisioningCounts } from './log-pages';
-import { fileModePageStore, volatileModePageStore, type SavedModePage } from './mode-store';
+import {
+  fileModePageStore,
+  volatileModePageStore,
+  VolumeModePageStore,
+  type ModePageStore,
+  type SavedModePage,
+} from './mode-store';
 import { ScsiStatus, type ItNexus, type ScsiDevice, type ScsiResult, type ScsiTask } from './scsi-types';
 import {
   checkCondition,
@@ -110,6 +135,8 @@ export interface Disk extends ScsiDevice {
   refreshCapacity(): Promise<number>;
   /** Current persistent reservation state (a snapshot; for tests and `tgtadm --op show`). */
   persistentReservations(): Readonly<PrState>;
+  /** This LU as an EXTENDED COPY source or destination for copies issued through other LUs. */
+  copyEndpoint(): CopyEndpoint;
 }
 
 const COMMANDS: Array<CommandDef | undefined> = new Array<CommandDef | undefined>(256);
@@ -502,7 +529,21 @@ function persistentReserveOutCmd(s: DiskState, task: ScsiTask): Promise<ScsiResu
 async function proutLocked(s: DiskState, task: ScsiTask): Promise<ScsiResult> {
   const plen = proutParameterLength(task.cdb);
   const before = s.pr;
-  const o = persistentReserveOut(before, task.nexus, task.cdb, task.dataOut, fmt(s), canPersist(s));
+  // Target ports REGISTER AND MOVE may name: those this LU has seen nexuses through (iSCSI: one per TPGT).
+  const targetPortOf = (rtpi: number): string | undefined => {
+    if (rtpi === task.nexus.relativeTargetPortId) return task.nexus.targetPortName;
+    for (const n of s.nexuses.values()) if (n.relativeTargetPortId === rtpi) return n.targetPortName;
+    return undefined;
+  };
+  const o = persistentReserveOut(
+    before,
+    task.nexus,
+    task.cdb,
+    task.dataOut,
+    fmt(s),
+    canPersist(s),
+    targetPortOf,
+  );
   o.result.dataOutLength = plen;
   if (!o.changed) return o.result;
   s.pr = o.state;
@@ -522,15 +563,22 @@ async function proutLocked(s: DiskState, task: ScsiTask): Promise<ScsiResult> {
   return o.result;
 }
 
+/** MAINTENANCE IN/OUT service action of REPORT/SET TARGET PORT GROUPS. */
+const TARGET_PORT_GROUPS = 0x0a;
+
+/** Relative target ports this LU is reached through (iSCSI: one per TPGT seen). */
+function relativeTargetPorts(s: DiskState, task: ScsiTask): number[] {
+  return [task.nexus.relativeTargetPortId, ...[...s.nexuses.values()].map((n) => n.relativeTargetPortId)];
+}
+
 function maintenanceIn(s: DiskState, task: ScsiTask): ScsiResult {
   const cdb = task.cdb;
   switch (cdb[1] & 0x1f) {
+    case TARGET_PORT_GROUPS:
+      if (!s.params.alua) return invalidCdbField(fmt(s), 1, 4);
+      return reportTargetPortGroups(cdb, s.params.alua, relativeTargetPorts(s, task), fmt(s));
     case MaintenanceIn.REPORT_SUPPORTED_OPCODES:
-      return reportSupportedOpcodes(
-        cdb,
-        (op) => implemented(s, COMMANDS[op]) || op === Op.REPORT_LUNS,
-        fmt(s),
-      );
+      return reportSupportedOpcodes(cdb, (op, sa) => lists(s, op, sa), fmt(s));
     case MaintenanceIn.REPORT_SUPPORTED_TMFS:
       return reportSupportedTmfs(cdb, fmt(s));
     default:
@@ -540,6 +588,24 @@ function maintenanceIn(s: DiskState, task: ScsiTask): ScsiResult {
 
 function implemented(s: DiskState, def: CommandDef | undefined): def is CommandDef {
   return def !== undefined && (def.available === undefined || def.available(s));
+}
+
+/** Does this LU list the command (and service action) in REPORT SUPPORTED OPERATION CODES? The generic CDB
+ *  check asks the same question, so what we list and what we accept never disagree. REPORT/SET TARGET PORT
+ *  GROUPS exist only while ALUA is on (SET only with explicit ALUA). */
+function lists(s: DiskState, op: number, sa?: number): boolean {
+  if (op === Op.REPORT_LUNS) return true;
+  if (!implemented(s, COMMANDS[op])) return false;
+  if (sa === TARGET_PORT_GROUPS && op === Op.MAINTENANCE_IN) return s.params.alua?.enabled === true;
+  return true;
+}
+
+function maintenanceOut(s: DiskState, task: ScsiTask): ScsiResult {
+  const g = s.params.alua;
+  // Not reached otherwise: implemented()/cdbUsageViolation answer first (kept so the handler stands alone).
+  if (!g?.explicit) return checkCondition(fmt(s), INVALID_COMMAND_OPERATION_CODE);
+  if ((task.cdb[1] & 0x1f) !== TARGET_PORT_GROUPS) return invalidCdbField(fmt(s), 1, 4);
+  return setTargetPortGroups(task.cdb, task.dataOut, g, task.nexus.id, fmt(s));
 }
 
 function define(op: number, def: CommandDef): void {
@@ -559,7 +625,13 @@ define(Op.REQUEST_SENSE, {
   pr: A,
 });
 define(Op.INQUIRY, {
-  run: (s, task) => executeInquiry(task.cdb, task.nexus, s.inquiry, fmt(s)),
+  run: (s, task) => {
+    const g = s.params.alua;
+    if (!g?.enabled) return executeInquiry(task.cdb, task.nexus, s.inquiry, fmt(s));
+    // ALUA: TPGS in the standard data, our port group in the VPD 0x83 target port group designator.
+    const nexus = { ...task.nexus, targetPortGroup: g.group };
+    return executeInquiry(task.cdb, nexus, { ...s.inquiry, tpgs: g.tpgs }, fmt(s));
+  },
   reservationExempt: true,
   pr: A,
 });
@@ -602,9 +674,20 @@ define(Op.RESERVE_10, { run: reserve10, pr: A });
 define(Op.RELEASE_10, { run: release10, reservationExempt: true, pr: A });
 define(Op.PERSISTENT_RESERVE_IN, { run: persistentReserveInCmd, pr: A });
 define(Op.PERSISTENT_RESERVE_OUT, { run: persistentReserveOutCmd, pr: A });
-define(Op.EXTENDED_COPY, { run: (s, task) => extendedCopy(s, task, s.copies), medium: true, pr: W });
+define(Op.EXTENDED_COPY, {
+  run: (s, task) => extendedCopy(s, task, s.copies, copyEndpointOf(s), s.params.copyTargets),
+  medium: true,
+  pr: W,
+});
 define(Op.RECEIVE_COPY_RESULTS, { run: (s, task) => receiveCopyResults(s, task, s.copies), pr: R });
 define(Op.MAINTENANCE_IN, { run: maintenanceIn, reservationExempt: true, pr: A });
+// Without explicit ALUA there is no MAINTENANCE OUT service action at all: the opcode is unsupported.
+define(Op.MAINTENANCE_OUT, {
+  run: maintenanceOut,
+  reservationExempt: true,
+  pr: A,
+  available: (s) => s.params.alua?.explicit === true,
+});
 
 // ---- the device ----
 
@@ -648,6 +731,36 @@ function sameOverrides(a: readonly ModePageOverride[], b: readonly ModePageOverr
   );
 }
 
+const endpoints = new WeakMap<DiskState, CopyEndpoint>();
+
+/** The LU as a copy endpoint: reads and writes go to its store, writes under its range lock. */
+function copyEndpointOf(s: DiskState): CopyEndpoint {
+  let e = endpoints.get(s);
+  if (e) return e;
+  e = {
+    naa: s.params.naa,
+    blockSize: s.bs,
+    blocks: () => s.blocks,
+    readonly: () => s.settings.readonly,
+    available: () => s.settings.online && !s.ejected,
+    reservationConflict: (nexus, writing) =>
+      (s.reservedBy !== undefined && s.reservedBy !== nexus.id) ||
+      (s.pr.reservation !== undefined && prConflicts(s.pr, nexus, writing ? PrAccess.Write : PrAccess.Read)),
+    read: (offset, length) => s.store.read(offset, length),
+    async write(offset, data): Promise<void> {
+      const end = offset + data.length;
+      const lock = s.writes.tryLock(offset, end, false) ?? (await s.writes.lock(offset, end, false));
+      try {
+        await s.store.write(offset, data, !s.mode.wce);
+      } finally {
+        s.writes.unlock(lock);
+      }
+    },
+  };
+  endpoints.set(s, e);
+  return e;
+}
+
 /** Short CDBs (a transport that passes exactly the CDB bytes) are zero-extended so field reads stay in
  *  bounds; the iSCSI BHS always carries 16. */
 function fullCdb(cdb: Buffer): Buffer {
@@ -656,6 +769,25 @@ function fullCdb(cdb: Buffer): Buffer {
   const b = Buffer.alloc(16);
   cdb.copy(b);
   return b;
+}
+
+/** Where saved mode pages live: as for reservations, an explicit store, else the volume's metadata, else
+ *  the daemon's state dir, else nowhere (no page is savable). */
+function modePageStoreFor(params: DiskParams): ModePageStore {
+  if (params.modePageStore) return params.modePageStore;
+  if (params.store.metadata) return new VolumeModePageStore(params.store.metadata);
+  if (params.stateDir) return fileModePageStore(params.stateDir, params.naa);
+  return volatileModePageStore;
+}
+
+/** Where reservation state lives: an explicit store, else with the volume when the backing store keeps
+ *  metadata (shared by every gateway; kept whatever APTPL says), else a file in the daemon's state dir
+ *  (APTPL state only), else nowhere. */
+function reservationStoreFor(params: DiskParams): ReservationStore {
+  if (params.reservationStore) return params.reservationStore;
+  if (params.store.metadata) return new VolumeReservationStore(params.store.metadata);
+  if (params.stateDir) return fileReservationStore(params.stateDir, params.naa);
+  return volatileReservationStore;
 }
 
 export function createDisk(params: DiskParams): Disk {
@@ -694,15 +826,11 @@ export function createDisk(params: DiskParams): Disk {
     maxTransferBlocks: MAX_TRANSFER_BYTES / bs,
     mode: modeStateOf(modePages),
     modePages,
-    modeStore:
-      params.modePageStore ??
-      (params.stateDir ? fileModePageStore(params.stateDir, params.naa) : volatileModePageStore),
+    modeStore: modePageStoreFor(params),
     inquiry: inquiryData(params, settings, store, bs),
     reservedBy: undefined,
     pr: emptyPrState(),
-    prStore:
-      params.reservationStore ??
-      (params.stateDir ? fileReservationStore(params.stateDir, params.naa) : volatileReservationStore),
+    prStore: reservationStoreFor(params),
     prTail: Promise.resolve(),
     nexuses: new Map(),
     writes: new RangeLock(),
@@ -713,6 +841,8 @@ export function createDisk(params: DiskParams): Disk {
     selfTest: undefined,
   };
   const taskSet = new TaskSet();
+  /** ALUA port group version this LU has raised unit attentions for. */
+  let aluaSeen = params.alua?.version ?? 0;
   // Saved (APTPL) reservations and saved mode pages are loaded before the first command runs; a corrupt
   // file is logged and ignored rather than inventing or silently dropping access rules mid-flight.
   const loadPr = s.prStore.load().then(
@@ -745,15 +875,25 @@ export function createDisk(params: DiskParams): Disk {
       if (task.cdb.length < 16) task.cdb = fullCdb(task.cdb);
       const cdb = task.cdb;
       if (!s.nexuses.has(task.nexus.id)) s.nexuses.set(task.nexus.id, task.nexus);
+      const alua = params.alua;
+      if (alua !== undefined && alua.version !== aluaSeen) {
+        // The port group changed since this LU last looked: every other nexus hears about it once.
+        aluaSeen = alua.version;
+        s.ua.raise(ASYMMETRIC_ACCESS_STATE_CHANGED, alua.changedBy);
+      }
       const uaResult = unitAttentionGate(s.ua, task, fmt(s));
       if (uaResult) return Promise.resolve(uaResult);
       const def = COMMANDS[cdb[0]];
       if (!implemented(s, def))
         return Promise.resolve(checkCondition(fmt(s), INVALID_COMMAND_OPERATION_CODE));
-      // The CDB is judged before reservations and the medium (as LIO does): its service action must be
+      // The CDB is judged before the access state, reservations and the medium: its service action must be
       // one we list and every bit REPORT SUPPORTED OPERATION CODES says we do not evaluate must be zero.
-      const bad = cdbUsageViolation(cdb);
+      // A malformed CDB is wrong through every port, so it is ILLEGAL REQUEST even on a standby port.
+      const bad = cdbUsageViolation(cdb, (op, sa) => lists(s, op, sa));
       if (bad) return Promise.resolve(invalidCdbField(fmt(s), bad.byte, bad.bit));
+      // ALUA: a standby/unavailable port group only lets the state-independent commands through.
+      const refused = alua !== undefined ? aluaRefuses(alua, cdb) : undefined;
+      if (refused) return Promise.resolve(checkCondition(fmt(s), refused));
       // FORMAT UNIT / SANITIZE in progress: only INQUIRY, REPORT LUNS and REQUEST SENSE get through.
       if (s.busy && cdb[0] !== Op.INQUIRY && cdb[0] !== Op.REQUEST_SENSE && cdb[0] !== Op.REPORT_LUNS)
         return Promise.resolve(checkCondition(fmt(s), s.busy.code, { progress: s.busy.progress() }));
@@ -837,6 +977,7 @@ export function createDisk(params: DiskParams): Disk {
       if (s.reservedBy === nexus.id) s.reservedBy = undefined;
     },
     persistentReservations: () => s.pr,
+    copyEndpoint: () => copyEndpointOf(s),
     capacityBlocks: () => s.blocks,
     settings: () => s.settings,
     modeState: () => s.mode,

@@ -54,6 +54,8 @@ export interface InquiryData {
   provisioning?: Provisioning;
   /** Third-party copy VPD page (0x8F) body, when EXTENDED COPY is supported. */
   thirdPartyCopy?: Buffer;
+  /** TPGS (ALUA support: 1 implicit, 2 explicit, 3 both); 0 or unset when ALUA is off. */
+  tpgs?: number;
 }
 
 /** Space-padded ASCII of exactly `width` bytes (truncated if longer). */
@@ -71,6 +73,7 @@ export function standardInquiry(d: InquiryData): Buffer {
   b[2] = 0x06; // SPC-4
   b[3] = 0x12; // HISUP, response data format 2
   b[4] = b.length - 5;
+  b[5] = ((d.tpgs ?? 0) & 0x03) << 4;
   b[7] = 0x02; // CMDQUE
   padAscii(d.vendorId, 8).copy(b, 8);
   padAscii(d.productId, 16).copy(b, 16);

@@ -1,8 +1,9 @@
 // Where a disk keeps its saved mode pages (MODE SELECT with SP=1) between restarts. The default is a JSON
-// file per LU beside the APTPL reservation files (`<stateDir>/mode/<naa hex>.json`); the interface is small
-// so a store that lives with the volume (Curve) can keep them instead.
+// file per LU beside the APTPL reservation files (`<stateDir>/mode/<naa hex>.json`); a backing store with
+// BackingStore.metadata (Curve) keeps them with the volume instead.
 import { promises as fsp } from 'fs';
 import * as path from 'path';
+import type { VolumeMetadata } from '../backing/backing-store';
 import { writeFileAtomic } from '../common/atomic-file';
 
 /** One saved page: its code, subpage and whole page bytes (header included). */
@@ -72,6 +73,30 @@ export class FileModePageStore implements ModePageStore {
   save(pages: SavedModePage[]): Promise<void> {
     const text = savedModePagesToJson(pages);
     const run = this.tail.then(() => writeFileAtomic(this.file, text));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+}
+
+/** Record name of the saved mode pages in a volume's metadata. */
+export const MODE_METADATA_KEY = 'scsi.mode-pages';
+
+/** Saved pages kept with the volume (BackingStore.metadata): every gateway starts from the same ones. */
+export class VolumeModePageStore implements ModePageStore {
+  readonly persistent = true;
+  private tail: Promise<void> = Promise.resolve();
+
+  constructor(readonly metadata: VolumeMetadata) {}
+
+  async load(): Promise<SavedModePage[] | undefined> {
+    const text = await this.metadata.load(MODE_METADATA_KEY);
+    return text === undefined ? undefined : savedModePagesFromJson(text);
+  }
+
+  /** Saves are serialized so an older set never overwrites a newer one. */
+  save(pages: SavedModePage[]): Promise<void> {
+    const text = savedModePagesToJson(pages);
+    const run = this.tail.then(() => this.metadata.save(MODE_METADATA_KEY, text));
     this.tail = run.catch(() => undefined);
     return run;
   }

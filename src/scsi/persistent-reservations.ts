@@ -20,6 +20,14 @@ import {
   type SenseCode,
   type SenseFormat,
 } from './sense';
+import {
+  encodeIscsiTransportId,
+  initiatorMatches,
+  initiatorNameOf,
+  isTransportIdError,
+  parseIscsiTransportId,
+  transportIdIdentity,
+} from './transport-id';
 
 export const PrOutAction = {
   Register: 0,
@@ -70,6 +78,13 @@ export const INSUFFICIENT_REGISTRATION_RESOURCES: SenseCode = Object.freeze({
 export const MAX_REGISTRATIONS = 256;
 /** The basic PROUT parameter list. */
 const PROUT_BASIC_LENGTH = 24;
+/** With SPEC_I_PT: the basic list plus TRANSPORTID PARAMETER DATA LENGTH. */
+const PROUT_SPEC_I_PT_HEADER = 28;
+/** REGISTER AND MOVE: the parameter list up to its TransportID. */
+const REGISTER_AND_MOVE_HEADER = 24;
+
+/** Resolves a RELATIVE TARGET PORT IDENTIFIER to the target port's name, or undefined if there is none. */
+export type TargetPortResolver = (relativeTargetPortId: number) => string | undefined;
 
 /** Who an I_T nexus is, for matching registrations. */
 export interface PrNexus {
@@ -100,9 +115,12 @@ function outcome(result: ScsiResult): PrOutcome {
 const conflict = (): PrOutcome => outcome({ status: ScsiStatus.ReservationConflict });
 const goodResult = (): ScsiResult => ({ status: ScsiStatus.Good });
 
+/** Does registration `r` cover nexus `n`? A registration made from a format 00b TransportID carries the bare
+ *  initiator name and covers every ISID; ALL_TG_PT covers every target port. */
 export function registrationMatches(r: PrRegistration, n: PrNexus): boolean {
   return (
-    r.initiatorPortName === n.initiatorPortName && (r.allTargetPorts || r.targetPortName === n.targetPortName)
+    initiatorMatches(r.initiatorPortName, n.initiatorPortName) &&
+    (r.allTargetPorts || r.targetPortName === n.targetPortName)
   );
 }
 
@@ -115,7 +133,9 @@ export function isHolder(s: PrState, n: PrNexus): boolean {
   const res = s.reservation;
   if (!res) return false;
   if (allRegistrantsType(res.type)) return findRegistration(s, n) !== undefined;
-  return res.initiatorPortName === n.initiatorPortName && res.targetPortName === n.targetPortName;
+  return (
+    initiatorMatches(res.initiatorPortName, n.initiatorPortName) && res.targetPortName === n.targetPortName
+  );
 }
 
 /** How a command touches the medium, for reservation conflicts (SPC-4 table 63, simplified to classes). */
@@ -191,6 +211,9 @@ export function persistentReserveOut(
   format: SenseFormat,
   /** The store keeps state across restarts (PTPL_C); else APTPL=1 is refused. */
   canPersist = false,
+  /** Target ports a REGISTER AND MOVE may name; default: only the port the command came through. */
+  targetPortOf: TargetPortResolver = (id) =>
+    id === nexus.relativeTargetPortId ? nexus.targetPortName : undefined,
 ): PrOutcome & { state: PrState } {
   const s: PrState = {
     generation: current.generation,
@@ -198,7 +221,7 @@ export function persistentReserveOut(
     reservation: current.reservation,
     aptpl: current.aptpl,
   };
-  const o = proutInner(s, nexus, cdb, param, format, canPersist);
+  const o = proutInner(s, nexus, cdb, param, format, canPersist, targetPortOf);
   return { ...o, state: o.changed ? s : current };
 }
 
@@ -209,28 +232,31 @@ function proutInner(
   param: Buffer | undefined,
   f: SenseFormat,
   canPersist: boolean,
+  targetPortOf: TargetPortResolver,
 ): PrOutcome {
   if (nacaSet(cdb)) return outcome(invalidCdbField(f, 9, 2));
   const action = cdb[1] & 0x1f;
   if (cdb[1] & 0xe0) return outcome(invalidCdbField(f, 1, 7));
   if (action > PrOutAction.RegisterAndMove) return outcome(invalidCdbField(f, 1, 4));
-  if (action === PrOutAction.RegisterAndMove) return outcome(invalidCdbField(f, 1, 4)); // not supported
   const scope = cdb[2] >> 4;
   const type = cdb[2] & 0x0f;
   const plen = cdb.readUInt32BE(5);
   const data = param ?? Buffer.alloc(0);
-  if (plen !== PROUT_BASIC_LENGTH) {
-    // SPEC_I_PT lists would be longer; we do not support SPEC_I_PT, so 24 is the only valid length.
+  if (plen < PROUT_BASIC_LENGTH || data.length < plen)
     return outcome(checkCondition(f, PARAMETER_LIST_LENGTH_ERROR));
-  }
-  if (data.length < PROUT_BASIC_LENGTH) return outcome(checkCondition(f, PARAMETER_LIST_LENGTH_ERROR));
+  if (action === PrOutAction.RegisterAndMove)
+    return registerAndMove(s, n, data.subarray(0, plen), f, canPersist, targetPortOf);
   const rk = readU64(data, 0);
   const sark = readU64(data, 8);
   const specIPt = (data[20] & 0x08) !== 0;
   const allTgPt = (data[20] & 0x04) !== 0;
   const aptpl = (data[20] & 0x01) !== 0;
   if (data[20] & 0xf2) return outcome(invalidParamField(f, 20));
-  if (specIPt) return outcome(invalidParamField(f, 20, 3));
+  // SPEC_I_PT is for REGISTER only; its TransportID list follows the basic 24 bytes.
+  if (specIPt && action !== PrOutAction.Register) return outcome(invalidParamField(f, 20, 3));
+  if (!specIPt && plen !== PROUT_BASIC_LENGTH) return outcome(checkCondition(f, PARAMETER_LIST_LENGTH_ERROR));
+  if (specIPt && (plen < PROUT_SPEC_I_PT_HEADER || PROUT_SPEC_I_PT_HEADER + data.readUInt32BE(24) !== plen))
+    return outcome(checkCondition(f, PARAMETER_LIST_LENGTH_ERROR));
   if (aptpl && !canPersist) return outcome(invalidParamField(f, 20, 0));
   const reg = findRegistration(s, n);
 
@@ -248,9 +274,14 @@ function proutInner(
     case PrOutAction.Register:
     case PrOutAction.RegisterAndIgnoreExistingKey: {
       const ignore = action === PrOutAction.RegisterAndIgnoreExistingKey;
+      if (reg && specIPt) return outcome(invalidParamField(f, 20, 3));
       if (!reg) {
         if (!ignore && rk !== 0n) return conflict();
         if (sark === 0n) return outcome(goodResult());
+        if (specIPt) {
+          const failed = registerSpecifiedPorts(s, n, data.subarray(0, plen), sark, allTgPt, f);
+          if (failed) return failed;
+        }
         if (s.registrations.length >= MAX_REGISTRATIONS)
           return outcome(checkCondition(f, INSUFFICIENT_REGISTRATION_RESOURCES));
         s.registrations.push({
@@ -371,16 +402,117 @@ function preempt(
   return out;
 }
 
+/**
+ * SPEC_I_PT (SPC-4 5.13.7): also register every I_T nexus the TransportID list names, through the
+ * issuing target port (or every port with ALL_TG_PT), all with the same key. All or nothing: any bad or
+ * already registered TransportID fails the command before anything changes. Adds to `s.registrations`
+ * (the caller's copy) and returns undefined on success.
+ */
+function registerSpecifiedPorts(
+  s: PrState,
+  n: ItNexus,
+  data: Buffer,
+  key: bigint,
+  allTgPt: boolean,
+  f: SenseFormat,
+): PrOutcome | undefined {
+  const added: PrRegistration[] = [];
+  for (let at = PROUT_SPEC_I_PT_HEADER; at < data.length;) {
+    const id = parseIscsiTransportId(data, at, data.length);
+    if (isTransportIdError(id)) return outcome(invalidParamField(f, id.byte, id.bit));
+    const identity = transportIdIdentity(id);
+    // The issuing nexus is registered by the command itself (a name-only ID covering it counts as it).
+    const isIssuer = initiatorMatches(identity, n.initiatorPortName);
+    if (!isIssuer) {
+      const r: PrRegistration = {
+        key,
+        initiatorPortName: identity,
+        targetPortName: n.targetPortName,
+        relativeTargetPortId: n.relativeTargetPortId,
+        allTargetPorts: allTgPt,
+      };
+      const overlaps = (o: PrRegistration): boolean =>
+        (initiatorMatches(o.initiatorPortName, identity) ||
+          initiatorMatches(identity, o.initiatorPortName)) &&
+        (o.allTargetPorts || r.allTargetPorts || o.targetPortName === r.targetPortName);
+      if (s.registrations.some(overlaps) || added.some(overlaps)) return outcome(invalidParamField(f, at));
+      added.push(r);
+    }
+    at += id.length;
+  }
+  if (s.registrations.length + added.length + 1 > MAX_REGISTRATIONS)
+    return outcome(checkCondition(f, INSUFFICIENT_REGISTRATION_RESOURCES));
+  s.registrations.push(...added);
+  return undefined;
+}
+
+/**
+ * REGISTER AND MOVE (SPC-4 5.13.8): the reservation holder registers another I_T nexus (TransportID +
+ * RELATIVE TARGET PORT IDENTIFIER) with the service action key, hands it the reservation with the same
+ * type and scope, and with UNREG drops its own registration.
+ */
+function registerAndMove(
+  s: PrState,
+  n: ItNexus,
+  data: Buffer,
+  f: SenseFormat,
+  canPersist: boolean,
+  targetPortOf: TargetPortResolver,
+): PrOutcome {
+  const rk = readU64(data, 0);
+  const sark = readU64(data, 8);
+  if (data[16] !== 0) return outcome(invalidParamField(f, 16));
+  if (data[17] & 0xfc) return outcome(invalidParamField(f, 17));
+  const unreg = (data[17] & 0x02) !== 0;
+  const aptpl = (data[17] & 0x01) !== 0;
+  const rtpi = data.readUInt16BE(18);
+  const tidLength = data.readUInt32BE(20);
+  if (REGISTER_AND_MOVE_HEADER + tidLength !== data.length)
+    return outcome(checkCondition(f, PARAMETER_LIST_LENGTH_ERROR));
+  const reg = findRegistration(s, n);
+  if (!reg || reg.key !== rk) return conflict();
+  if (sark === 0n) return outcome(invalidParamField(f, 8));
+  if (aptpl && !canPersist) return outcome(invalidParamField(f, 17, 0));
+  const res = s.reservation;
+  if (!res) return outcome(invalidCdbField(f, 1, 4)); // nothing to move
+  if (!isHolder(s, n)) return conflict();
+  // An all-registrants reservation has no single holder to move.
+  if (allRegistrantsType(res.type)) return conflict();
+  const id = parseIscsiTransportId(data, REGISTER_AND_MOVE_HEADER, data.length);
+  if (isTransportIdError(id)) return outcome(invalidParamField(f, id.byte, id.bit));
+  if (REGISTER_AND_MOVE_HEADER + id.length !== data.length)
+    return outcome(invalidParamField(f, REGISTER_AND_MOVE_HEADER + id.length));
+  const targetPortName = targetPortOf(rtpi);
+  if (targetPortName === undefined) return outcome(invalidParamField(f, 18));
+  const identity = transportIdIdentity(id);
+  // The destination must be another initiator port than the one the command came through (and not one
+  // the issuer's name-only registration already covers).
+  if (
+    id.name === initiatorNameOf(n.initiatorPortName) &&
+    (id.isid === undefined || identity === n.initiatorPortName || !reg.initiatorPortName.includes(',i,0x'))
+  )
+    return outcome(invalidParamField(f, REGISTER_AND_MOVE_HEADER + 4));
+  const dest = { initiatorPortName: identity, targetPortName, relativeTargetPortId: rtpi };
+  const existing = s.registrations.find(
+    (r) => r.initiatorPortName === identity && (r.allTargetPorts || r.targetPortName === targetPortName),
+  );
+  if (existing) {
+    s.registrations = s.registrations.map((r) => (r === existing ? { ...r, key: sark } : r));
+  } else {
+    if (s.registrations.length >= MAX_REGISTRATIONS)
+      return outcome(checkCondition(f, INSUFFICIENT_REGISTRATION_RESOURCES));
+    s.registrations.push({ key: sark, ...dest, allTargetPorts: false });
+  }
+  s.reservation = { type: res.type, initiatorPortName: identity, targetPortName };
+  if (unreg) s.registrations = s.registrations.filter((r) => r !== reg);
+  s.generation = (s.generation + 1) >>> 0;
+  s.aptpl = aptpl;
+  return { ...outcome(goodResult()), changed: true };
+}
+
 /** iSCSI TransportID (SPC-4 7.6.4.6) with the ISID form when the port name carries one. */
 export function iscsiTransportId(initiatorPortName: string): Buffer {
-  const withIsid = initiatorPortName.includes(',i,0x');
-  const name = Buffer.from(initiatorPortName, 'utf8');
-  const len = (name.length + 1 + 3) & ~3;
-  const b = Buffer.alloc(4 + len);
-  b[0] = (withIsid ? 0x40 : 0x00) | 0x05;
-  b.writeUInt16BE(len, 2);
-  name.copy(b, 4);
-  return b;
+  return encodeIscsiTransportId(initiatorPortName);
 }
 
 function writeKey(b: Buffer, at: number, key: bigint): void {
@@ -421,7 +553,7 @@ export function persistentReserveIn(s: PrState, cdb: Buffer, f: SenseFormat, can
     case PrInAction.ReportCapabilities: {
       data = Buffer.alloc(8);
       data.writeUInt16BE(8, 0);
-      data[2] = 0x10 | 0x04 | (canPersist ? 0x01 : 0); // CRH, ATP_C, PTPL_C (no SIP_C)
+      data[2] = 0x10 | 0x08 | 0x04 | (canPersist ? 0x01 : 0); // CRH, SIP_C, ATP_C, PTPL_C
       data[3] = 0x80 | (1 << 4) | (s.aptpl ? 0x01 : 0x00); // TMV, ALLOW COMMANDS 001b, PTPL_A
       data[4] = 0x80 | 0x40 | 0x20 | 0x08 | 0x02; // WR_EX_AR, EX_AC_RO, WR_EX_RO, EX_AC, WR_EX
       data[5] = 0x01; // EX_AC_AR

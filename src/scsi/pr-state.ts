@@ -1,8 +1,9 @@
 // Persistent reservation state (SPC-4 5.13) and the store that keeps it. The state is plain data so a
-// store can serialize it anywhere: a JSON file per LU (APTPL across restarts) today, the Curve volume's
-// metadata later (shared by every gateway exporting the volume).
+// store can serialize it anywhere: a JSON file per LU (APTPL across restarts), or the volume's own
+// metadata (BackingStore.metadata: the Curve volume's MDS attributes, shared by every gateway).
 import { promises as fsp } from 'fs';
 import * as path from 'path';
+import type { VolumeMetadata } from '../backing/backing-store';
 
 /** Reservation types (SPC-4 table 169). */
 export const PrType = {
@@ -165,6 +166,35 @@ export class FileReservationStore implements ReservationStore {
     } finally {
       await dh.close();
     }
+  }
+}
+
+/** Record name of the persistent reservation state in a volume's metadata (the Curve attribute name). */
+export const PR_METADATA_KEY = 'scsi.pr';
+
+/**
+ * Reservation state kept with the volume (BackingStore.metadata), e.g. as an attribute of the Curve
+ * volume. Unlike the per-daemon file, the whole state is kept whatever APTPL says: every gateway exporting
+ * the volume is a target port of the same logical unit and must enforce the same registrations, and a
+ * gateway process restarting is not a power loss of the volume. A save the metadata refuses (changed
+ * through another gateway) fails the PERSISTENT RESERVE OUT, which keeps its old state.
+ */
+export class VolumeReservationStore implements ReservationStore {
+  private tail: Promise<void> = Promise.resolve();
+
+  constructor(readonly metadata: VolumeMetadata) {}
+
+  async load(): Promise<PrState | undefined> {
+    const text = await this.metadata.load(PR_METADATA_KEY);
+    return text === undefined ? undefined : prStateFromJson(text);
+  }
+
+  /** Saves are serialized so an older state never overwrites a newer one. */
+  save(state: PrState): Promise<void> {
+    const text = prStateToJson(state);
+    const run = this.tail.then(() => this.metadata.save(PR_METADATA_KEY, text));
+    this.tail = run.catch(() => undefined);
+    return run;
   }
 }
 

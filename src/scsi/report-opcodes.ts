@@ -59,7 +59,7 @@ export const OPCODE_USAGE: readonly OpcodeUsage[] = [
   { op: 0x57, usage: [0x57, 0, 0, 0, 0, 0, 0, 0, 0, 0] },
   { op: 0x5a, usage: [0x5a, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, 0] },
   ...[0, 1, 2, 3].map((sa) => ({ op: 0x5e, sa, usage: [0x5e, sa, 0, 0, 0, 0, 0, 0xff, 0xff, 0] })),
-  ...[0, 1, 2, 3, 4, 5, 6].map((sa) => ({ op: 0x5f, sa, usage: [0x5f, sa, 0xff, 0, 0, ...L4, 0] })),
+  ...[0, 1, 2, 3, 4, 5, 6, 7].map((sa) => ({ op: 0x5f, sa, usage: [0x5f, sa, 0xff, 0, 0, ...L4, 0] })),
   { op: 0x83, sa: 0x00, usage: [0x83, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, ...L4, 0, 0] },
   { op: 0x84, sa: 0x00, usage: [0x84, 0x00, 0xff, 0, 0, 0, 0, 0, 0, 0, ...L4, 0, 0] },
   { op: 0x84, sa: 0x03, usage: [0x84, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, ...L4, 0, 0] },
@@ -76,8 +76,10 @@ export const OPCODE_USAGE: readonly OpcodeUsage[] = [
   { op: 0x9e, sa: 0x10, usage: [0x9e, 0x10, ...L8, ...L4, 0x01, 0] },
   { op: 0x9e, sa: 0x12, usage: [0x9e, 0x12, ...L8, ...L4, 0, 0] },
   { op: 0xa0, usage: [0xa0, 0, 0xff, 0, 0, 0, ...L4, 0, 0] },
+  { op: 0xa3, sa: 0x0a, usage: [0xa3, 0xea, 0, 0, 0, 0, ...L4, 0, 0] },
   { op: 0xa3, sa: 0x0c, usage: [0xa3, 0x0c, 0x87, 0xff, 0xff, 0xff, ...L4, 0, 0] },
   { op: 0xa3, sa: 0x0d, usage: [0xa3, 0x0d, 0x80, 0, 0, 0, ...L4, 0, 0] },
+  { op: 0xa4, sa: 0x0a, usage: [0xa4, 0x0a, 0, 0, 0, 0, ...L4, 0, 0] },
   rw12(0xa8, 0x1a),
   rw12(0xaa, 0x1a),
   rw12(0xae, 0x12),
@@ -96,24 +98,25 @@ const WITH_SERVICE_ACTION = new Set(OPCODE_USAGE.filter((u) => u.sa !== undefine
  * SERVICE ACTION field, byte 1 bits 4-0, judged before anything else in the CDB), else the first set bit
  * the usage data says we do not evaluate (reserved, obsolete, unsupported, the CONTROL byte's NACA, LINK
  * and vendor bits: we treat all of them as reserved). Undefined when the CDB is clean or the opcode has
- * no usage data.
+ * no usage data. `listed` is the device's REPORT SUPPORTED OPERATION CODES filter, so a service action it
+ * leaves out (e.g. REPORT TARGET PORT GROUPS while ALUA is off) is refused here too.
  */
-export function cdbUsageViolation(cdb: Buffer): { byte: number; bit: number } | undefined {
+export function cdbUsageViolation(
+  cdb: Buffer,
+  listed: (op: number, sa?: number) => boolean = () => true,
+): { byte: number; bit: number } | undefined {
   const op = cdb[0];
   const withSa = WITH_SERVICE_ACTION.has(op);
-  const u = USAGE_BY_KEY.get(withSa ? (op << 8) | (cdb[1] & 0x1f) : op);
-  if (!u) return withSa ? { byte: 1, bit: 4 } : undefined;
+  const sa = cdb[1] & 0x1f;
+  const u = USAGE_BY_KEY.get(withSa ? (op << 8) | sa : op);
+  if (withSa && (!u || !listed(op, sa))) return { byte: 1, bit: 4 };
+  if (!u) return undefined;
   for (let i = 1; i < u.usage.length; i++) {
     const ignored = ~u.usage[i] & (withSa && i === 1 ? 0xe0 : 0xff);
     const bad = cdb[i] & ignored;
     if (bad) return { byte: i, bit: 31 - Math.clz32(bad) };
   }
   return undefined;
-}
-
-/** Opcodes that take a service action (SERVACTV), whether or not we list every action. */
-function hasServiceActions(op: number): boolean {
-  return OPCODE_USAGE.some((u) => u.op === op && u.sa !== undefined);
 }
 
 /** Command timeouts descriptor (SPC-4 6.35.4): we have no better number than "0: not specified". */
@@ -126,7 +129,8 @@ function timeouts(): Buffer {
 /** Execute REPORT SUPPORTED OPERATION CODES for a device implementing `supported` (an opcode filter). */
 export function reportSupportedOpcodes(
   cdb: Buffer,
-  supported: (op: number) => boolean,
+  /** Does the device implement this opcode (and service action, for opcodes that have them)? */
+  supported: (op: number, sa?: number) => boolean,
   f: SenseFormat,
 ): ScsiResult {
   if (nacaSet(cdb)) return invalidCdbField(f, 11, 2);
@@ -134,7 +138,7 @@ export function reportSupportedOpcodes(
   const options = cdb[2] & 0x07;
   if (cdb[2] & 0x78) return invalidCdbField(f, 2, 6);
   const alloc = allocationLength32At(cdb, 6);
-  const list = OPCODE_USAGE.filter((u) => supported(u.op));
+  const list = OPCODE_USAGE.filter((u) => supported(u.op, u.sa));
   let data: Buffer;
   if (options === 0) {
     const parts = list.map((u) => {
@@ -153,7 +157,9 @@ export function reportSupportedOpcodes(
   } else if (options <= 3) {
     const op = cdb[3];
     const sa = cdb.readUInt16BE(4);
-    const withSa = hasServiceActions(op);
+    // An opcode with service actions of which the device lists none (MAINTENANCE OUT without explicit ALUA)
+    // is an unsupported opcode, reported as such, not a request in the wrong form.
+    const withSa = list.some((u) => u.op === op && u.sa !== undefined);
     if (options === 1 && withSa) return invalidCdbField(f, 3);
     if (options === 2 && !withSa && supported(op)) return invalidCdbField(f, 3);
     if (options === 1 && sa !== 0) return invalidCdbField(f, 4);

@@ -1,9 +1,10 @@
 // EXTENDED COPY (LID1) and RECEIVE COPY RESULTS (SPC-4 6.4, 6.18): block-to-block segment descriptors
-// between identification-descriptor targets. A target descriptor must name this LU (its NAA designator);
-// copies to or from other LUs are refused with COPY TARGET DEVICE NOT REACHABLE.
+// between identification-descriptor targets. A target descriptor names an LU by its NAA designator: this
+// LU, or any other disk LU of the daemon the copy resolver hands out (same or another target); an LU it
+// cannot reach is COPY TARGET DEVICE NOT REACHABLE.
 import { allocationLength32At, nacaSet, truncate } from './cdb';
 import { fmt, good, storeFailure, withDataOut, type DiskState } from './disk-state';
-import { ScsiStatus, type ScsiResult, type ScsiTask } from './scsi-types';
+import { ScsiStatus, type ItNexus, type ScsiResult, type ScsiTask } from './scsi-types';
 import {
   checkCondition,
   invalidCdbField,
@@ -37,6 +38,25 @@ export const COPY_TARGET_DEVICE_NOT_REACHABLE = code(0x0a, 0x0d, 0x02); // COPY 
 /** COPY ABORTED without more detail: what libiscsi accepts for a segment beyond the capacity. */
 export const COPY_ABORTED = code(0x0a, 0x00, 0x00);
 
+/** One LU as a copy source or destination. */
+export interface CopyEndpoint {
+  readonly naa: Buffer;
+  readonly blockSize: number;
+  blocks(): number;
+  readonly(): boolean;
+  /** Online with a medium. */
+  available(): boolean;
+  /** Would this nexus be refused reading (or writing) by a reservation on the LU? */
+  reservationConflict(nexus: ItNexus, write: boolean): boolean;
+  read(offset: number, length: number): Promise<Buffer>;
+  /** Write under the LU's write-range lock, honouring its write cache setting. */
+  write(offset: number, data: Buffer): Promise<void>;
+}
+
+/** Finds another LU of the daemon by NAA designator for a copy issued through `nexus` (undefined: not
+ *  reachable, e.g. no such LU or the nexus's initiator may not use it). */
+export type CopyTargetResolver = (naa: Buffer, nexus: ItNexus) => CopyEndpoint | undefined;
+
 /** Per-LU copy manager state: finished copies by (nexus, list id). */
 export class CopyResults {
   private readonly done = new Map<string, { ok: boolean; segments: number; blocks: number }>();
@@ -53,18 +73,36 @@ export class CopyResults {
   }
 }
 
-/** Does the designator in target descriptor `d` (bytes 4..31) name this LU? */
-function namesThisLu(s: DiskState, d: Buffer): boolean {
+/** The NAA designator in an identification target descriptor `d` (bytes 4..31), if it carries one. */
+function naaOf(d: Buffer): Buffer | undefined {
   const type = d[5] & 0x0f;
   const assoc = (d[5] >> 4) & 0x03;
   const len = d[7];
-  if (assoc !== 0 || len > 20) return false;
-  const value = d.subarray(8, 8 + len);
-  if (type === 0x03) return value.equals(s.params.naa);
-  return false;
+  if (assoc !== 0 || len > 20 || type !== 0x03) return undefined;
+  return d.subarray(8, 8 + len);
 }
 
-export async function extendedCopy(s: DiskState, task: ScsiTask, copies: CopyResults): Promise<ScsiResult> {
+/** The LU a target descriptor names: this one, another one the resolver reaches, or none. */
+function resolveTarget(
+  s: DiskState,
+  own: CopyEndpoint,
+  d: Buffer,
+  nexus: ItNexus,
+  resolve: CopyTargetResolver | undefined,
+): CopyEndpoint | undefined {
+  const naa = naaOf(d);
+  if (!naa) return undefined;
+  if (naa.equals(s.params.naa)) return own;
+  return resolve?.(naa, nexus);
+}
+
+export async function extendedCopy(
+  s: DiskState,
+  task: ScsiTask,
+  copies: CopyResults,
+  own: CopyEndpoint,
+  resolve?: CopyTargetResolver,
+): Promise<ScsiResult> {
   const cdb = task.cdb;
   const f = fmt(s);
   const plen = cdb.readUInt32BE(10);
@@ -88,7 +126,7 @@ export async function extendedCopy(s: DiskState, task: ScsiTask, copies: CopyRes
   if (tdCount > XCOPY_MAX_TARGET_DESCRIPTORS) return out(checkCondition(f, TOO_MANY_TARGET_DESCRIPTORS));
 
   // Target descriptors: identification descriptors (0xE4) naming this LU.
-  const targets: boolean[] = [];
+  const targets: Array<CopyEndpoint | undefined> = [];
   for (let i = 0, at = HEADER; i < tdCount; i++, at += TARGET_DESCRIPTOR) {
     const d = p.subarray(at, at + TARGET_DESCRIPTOR);
     if (d[0] !== 0xe4)
@@ -98,7 +136,7 @@ export async function extendedCopy(s: DiskState, task: ScsiTask, copies: CopyRes
     // LU ID TYPE (bits 7-6) only qualifies how RELATIVE INITIATOR PORT is used; we ignore it like tgt.
     if ((d[1] & 0x1f) !== 0x00) return out(invalidParamField(f, at + 1, 4)); // peripheral type: disk
     const nul = (d[1] & 0x20) !== 0;
-    targets.push(!nul && namesThisLu(s, d));
+    targets.push(nul ? undefined : resolveTarget(s, own, d, task.nexus, resolve));
   }
 
   // Segment descriptors: block to block (0x02) only.
@@ -136,33 +174,41 @@ export async function extendedCopy(s: DiskState, task: ScsiTask, copies: CopyRes
       copies.record(task.nexus.id, listId, { ok, segments: segmentsDone, blocks: blocksDone });
     return out(r);
   };
+  const plan: Array<{ src: CopyEndpoint; dst: CopyEndpoint; bytes: number; from: number; to: number }> = [];
   for (const seg of segs) {
     // Problems found while processing segments abort the copy (sense key COPY ABORTED).
-    if (!targets[seg.src] || !targets[seg.dst])
+    const src = targets[seg.src];
+    const dst = targets[seg.dst];
+    if (!src || !dst || !src.available() || !dst.available())
       return finish(checkCondition(f, COPY_TARGET_DEVICE_NOT_REACHABLE), false);
-    if (seg.srcLba + seg.blocks > s.blocks || seg.dstLba + seg.blocks > s.blocks)
+    // Blocks are counted in the source's size; the two LUs must agree on it.
+    if (src.blockSize !== dst.blockSize) return finish(checkCondition(f, COPY_ABORTED), false);
+    if (seg.srcLba + seg.blocks > src.blocks() || seg.dstLba + seg.blocks > dst.blocks())
       return finish(checkCondition(f, COPY_ABORTED), false);
-    if (seg.blocks * s.bs > XCOPY_MAX_SEGMENT_BYTES)
+    if (seg.blocks * src.blockSize > XCOPY_MAX_SEGMENT_BYTES)
       return finish(invalidParamField(f, HEADER + tdLen + 10), false);
-    if (s.settings.readonly) return finish(checkCondition(f, WRITE_PROTECTED), false);
+    if (dst.readonly()) return finish(checkCondition(f, WRITE_PROTECTED), false);
+    // The copy acts for the initiator: another LU's reservations apply to it as to its own commands.
+    if (
+      (src !== own && src.reservationConflict(task.nexus, false)) ||
+      (dst !== own && dst.reservationConflict(task.nexus, true))
+    )
+      return finish({ status: ScsiStatus.ReservationConflict }, false);
+    const bs = src.blockSize;
+    plan.push({ src, dst, bytes: seg.blocks * bs, from: seg.srcLba * bs, to: seg.dstLba * bs });
   }
-  for (const seg of segs) {
-    const total = seg.blocks * s.bs;
-    for (let done = 0; done < total; done += COPY_CHUNK) {
+  for (let i = 0; i < plan.length; i++) {
+    const { src, dst, bytes, from, to } = plan[i];
+    for (let done = 0; done < bytes; done += COPY_CHUNK) {
       if (task.aborted) return finish({ status: ScsiStatus.TaskAborted }, false);
-      const n = Math.min(COPY_CHUNK, total - done);
-      const from = seg.srcLba * s.bs + done;
-      const to = seg.dstLba * s.bs + done;
-      const lock = s.writes.tryLock(to, to + n, false) ?? (await s.writes.lock(to, to + n, false));
+      const n = Math.min(COPY_CHUNK, bytes - done);
       try {
-        const data = await s.store.read(from, n);
-        await s.store.write(to, data, !s.mode.wce);
+        await dst.write(to + done, await src.read(from + done, n));
       } catch (err) {
         return finish(storeFailure(s, err, true), false);
-      } finally {
-        s.writes.unlock(lock);
       }
     }
+    const seg = segs[i];
     blocksDone += seg.blocks;
     segmentsDone++;
   }

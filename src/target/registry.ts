@@ -10,6 +10,8 @@ import type { ChapAccount, IscsiTargetDirectory, PortalAddress } from '../iscsi/
 import type { DiskParams } from '../scsi/device-params';
 import type { ScsiDevice } from '../scsi/scsi-types';
 import { AccountStore, DISCOVERY_TID } from './accounts';
+import { isAluaKey, updateAlua } from './alua-params';
+import { resolveCopyTarget } from './copy-targets';
 import { defaultTargetDeps } from './default-deps';
 import { atoi, canonicalIscsiValue, findIscsiKey } from './iscsi-target-params';
 import { LogicalUnit } from './logical-unit';
@@ -252,6 +254,10 @@ export class TargetRegistry extends EventEmitter implements IscsiTargetDirectory
       const wasReady = target.ownState === 'ready';
       target.ownState = value;
       if (value === 'offline' && wasReady) this.emit('target-offline', tid);
+      return;
+    }
+    if (isAluaKey(name)) {
+      updateAlua(target.alua, name, value);
       return;
     }
     // tgt matches these two by prefix and parses the value with atoi.
@@ -508,7 +514,11 @@ export class TargetRegistry extends EventEmitter implements IscsiTargetDirectory
       optimalTransferLength: a.optimalXferLen,
       modePages: modePageOverrides(a.modePages),
     };
-    // DiskParams.stateDir (persistent reservations) is optional; set it only when configured.
+    const target = this.targets.get(tid);
+    if (target) params.alua = target.alua;
+    params.copyTargets = (id, nexus) => resolveCopyTarget(this.targets.values(), tid, id, nexus);
+    // DiskParams.stateDir (persistent reservations, saved mode pages) is optional; set it only when
+    // configured. A store with BackingStore.metadata (curve) keeps both with the volume instead.
     if (this.options.stateDir !== undefined) Object.assign(params, { stateDir: this.options.stateDir });
     return params;
   }

@@ -1,6 +1,7 @@
 // tgtadm's `--op show` texts, byte for byte as tgt 1.0.85 prints them (checked against the real
 // daemon; see test/target/show.test.ts for the captured output).
 import type { AccountStore } from './accounts';
+import { showAluaParams } from './alua-params';
 import { displayIscsiValue, ISCSI_TARGET_KEYS } from './iscsi-target-params';
 import type { LogicalUnit } from './logical-unit';
 import type { SessionInfo, Target } from './target';
@@ -91,7 +92,7 @@ export function showTargetParams(t: Target): string {
   let out = `nop_interval=${t.nopIntervalValue}\nnop_count=${t.nopCountValue}\n`;
   for (const key of ISCSI_TARGET_KEYS)
     out += `${key.name}=${displayIscsiValue(key, t.params.get(key.name) ?? key.def)}\n`;
-  return out;
+  return out + showAluaParams(t.alua);
 }
 
 export function showAccounts(accounts: AccountStore): string {

@@ -1,6 +1,7 @@
 // One iSCSI target: its LUNs (LUN 0 is always the controller), ACLs, iSCSI key overrides, NOP-In
 // settings and live I_T nexuses. This is what the transport sees through IscsiTargetView.
 import type { ChapAccount, IscsiTargetView } from '../iscsi/target-port';
+import { AluaPortGroup } from '../scsi/alua';
 import { ScsiStatus, type ItNexus, type ScsiResult, type ScsiTask } from '../scsi/scsi-types';
 import type { AccountStore } from './accounts';
 import { isInitiatorAllowed } from './acl';
@@ -48,6 +49,8 @@ export class Target implements IscsiTargetView {
   nopIntervalValue = 0;
   nopCountValue = 0;
   readonly nexuses = new Map<number, NexusInfo>();
+  /** ALUA: the target port group of this daemon's ports, shared by every LU (off by default). */
+  readonly alua = new AluaPortGroup();
 
   constructor(
     readonly tid: number,

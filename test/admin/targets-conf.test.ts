@@ -262,3 +262,31 @@ t.test('reading show output back, and --dump', async (t) => {
   t.equal(isAddressRule('[fe80::1]/64'), true);
   t.equal(isAddressRule('iqn.x'), false);
 });
+
+t.test('ALUA directives become target updates', async (t) => {
+  const conf = parseTargetsConf(
+    `<target iqn.2026-11.test:alua>
+    backing-store /dev/null
+    bs-type null
+    alua explicit
+    alua-port-group 12
+    alua-state standby
+</target>
+`,
+    'alua.conf',
+  );
+  const steps = planExecute(conf, {
+    existingTargets: [],
+    existingAccounts: [],
+    pathExists: () => true,
+    force: false,
+  });
+  const updates = steps.flatMap((s) =>
+    'args' in s && s.args.includes('update') && s.args.includes('target') ? [s.args.slice(-4)] : [],
+  );
+  t.same(updates, [
+    ['--name', 'alua', '--value', 'explicit'],
+    ['--name', 'alua_group', '--value', '12'],
+    ['--name', 'alua_state', '--value', 'standby'],
+  ]);
+});

@@ -6,7 +6,13 @@ import { existsSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { addTarget, makeSparseFile, requireTool, run, startTgtd, Daemon, findTool } from '../helpers/daemon';
-import { formatCuScore, scoreCuLog, separateTrailingSkipNotes, testsWithVerdict } from '../helpers/cu-score';
+import {
+  cunitVerdicts,
+  formatCuScore,
+  scoreCuLog,
+  separateTrailingSkipNotes,
+  testsWithVerdict,
+} from '../helpers/cu-score';
 
 const testCu = requireTool('iscsi-test-cu');
 
@@ -165,40 +171,6 @@ t.test(`iscsi-test-cu -t ${selection}`, { timeout: CAP_MS + 60_000 }, async (t) 
     t.comment(`cu-score.py cross-check not run (python3 ${python ?? 'missing'}, ${pyScorer})`);
   }
 });
-
-/** CUnit's verdict per test: the `passed` / `FAILED` that ends its block (not libiscsi's `[FAILED]` log lines). */
-export function cunitVerdicts(log: string): Map<string, 'passed' | 'FAILED'> {
-  const out = new Map<string, 'passed' | 'FAILED'>();
-  let suite = '';
-  let cur: string | undefined;
-  for (const raw of log.split(/\r?\n/)) {
-    const line = raw.replace(/\[(SKIPPED|FAILED|OK|SUCCESS)\][^\n]*$/, '').trimEnd();
-    const sm = /^Suite: (\S+)/.exec(raw);
-    if (sm) {
-      suite = sm[1];
-      cur = undefined;
-      continue;
-    }
-    const tm = /^\s+Test: (.+?) \.\.\.(.*)$/.exec(raw);
-    if (tm) {
-      cur = `${suite}.${tm[1]}`;
-      const rest = tm[2].replace(/\[(SKIPPED|FAILED)\].*$/, '').trim();
-      if (rest === 'passed' || rest === 'FAILED') {
-        out.set(cur, rest);
-        cur = undefined;
-      }
-      continue;
-    }
-    if (!cur) continue;
-    const v = line.trim();
-    const verdict = /^(passed|FAILED)\b/.exec(v)?.[1] ?? (v.endsWith(' passed') ? 'passed' : undefined);
-    if (verdict === 'passed' || verdict === 'FAILED') {
-      out.set(cur, verdict);
-      cur = undefined;
-    }
-  }
-  return out;
-}
 
 t.test('ReadOnly suite against a read-only LUN', { timeout: 300_000 }, async (t) => {
   const url = d.url(IQN, 2);

@@ -94,3 +94,37 @@ export function formatCuScore(score: CuScore, list = false): string {
   out.push(`passed ${score.passed}, skipped ${score.skipped}, failed ${score.failed}, total ${score.total}`);
   return out.join('\n') + '\n';
 }
+
+/** CUnit's verdict per test: the `passed` / `FAILED` that ends its block (not libiscsi's `[FAILED]` log lines). */
+export function cunitVerdicts(log: string): Map<string, 'passed' | 'FAILED'> {
+  const out = new Map<string, 'passed' | 'FAILED'>();
+  let suite = '';
+  let cur: string | undefined;
+  for (const raw of log.split(/\r?\n/)) {
+    const line = raw.replace(/\[(SKIPPED|FAILED|OK|SUCCESS)\][^\n]*$/, '').trimEnd();
+    const sm = /^Suite: (\S+)/.exec(raw);
+    if (sm) {
+      suite = sm[1];
+      cur = undefined;
+      continue;
+    }
+    const tm = /^\s+Test: (.+?) \.\.\.(.*)$/.exec(raw);
+    if (tm) {
+      cur = `${suite}.${tm[1]}`;
+      const rest = tm[2].replace(/\[(SKIPPED|FAILED)\].*$/, '').trim();
+      if (rest === 'passed' || rest === 'FAILED') {
+        out.set(cur, rest);
+        cur = undefined;
+      }
+      continue;
+    }
+    if (!cur) continue;
+    const v = line.trim();
+    const verdict = /^(passed|FAILED)\b/.exec(v)?.[1] ?? (v.endsWith(' passed') ? 'passed' : undefined);
+    if (verdict === 'passed' || verdict === 'FAILED') {
+      out.set(cur, verdict);
+      cur = undefined;
+    }
+  }
+  return out;
+}

@@ -37,6 +37,8 @@ export interface StartOptions {
   portals?: string[];
   /** Environment added to the daemon's (e.g. LOG_LEVEL). */
   env?: NodeJS.ProcessEnv;
+  /** More daemon arguments (ours only), e.g. `['--state-dir', dir]`. */
+  args?: string[];
 }
 
 export interface Daemon {
@@ -50,7 +52,8 @@ export interface Daemon {
   /** Like tgtadm() but throws with the output when the exit code is not 0. */
   tgtadmOk(args: string[]): Promise<RunResult>;
   url(iqn: string, lun: number): string;
-  stop(): Promise<void>;
+  /** Stops the daemon (ours: with `signal`, default SIGTERM; SIGKILL after 5 s) and removes its dir. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
   stderrLines(): string[];
 }
 
@@ -232,7 +235,7 @@ export async function startTgtd(opts: StartOptions = {}): Promise<Daemon> {
       throw new Error(`our tgtd is not built: ${bins.tgtd} is missing (run 'npm run build' or set TGTD_BIN)`);
     }
     cmd = process.execPath;
-    args = [bins.tgtd, ...daemonArgs];
+    args = [bins.tgtd, ...daemonArgs, ...(opts.args ?? [])];
     adminCmd = process.execPath;
     adminPrefix = [bins.tgtadm];
   }
@@ -279,7 +282,7 @@ export async function startTgtd(opts: StartOptions = {}): Promise<Daemon> {
   };
 
   let stopped = false;
-  const stop = async (): Promise<void> => {
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
     if (stopped) return;
     stopped = true;
     if (!exited) {
@@ -295,7 +298,7 @@ export async function startTgtd(opts: StartOptions = {}): Promise<Daemon> {
         // It exits about 2 s after this request; it ignores SIGTERM altogether.
         await tgtadm(['--op', 'delete', '--mode', 'system']).catch(() => undefined);
       } else {
-        child.kill('SIGTERM');
+        child.kill(signal);
       }
       let timer: NodeJS.Timeout | undefined;
       const gone = await Promise.race([

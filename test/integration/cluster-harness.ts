@@ -53,17 +53,37 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-export async function startCluster(dataDir: string, port: number, extra: string[] = []): Promise<Cluster> {
+/** Runs the launcher; `env` replaces the environment it and its daemons get (e.g. CURVE_NODE_ARGS). */
+export async function startCluster(
+  dataDir: string,
+  port: number,
+  extra: string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Cluster> {
   const proc = spawn(
     process.execPath,
-    [LAUNCHER, '--data-dir', dataDir, '--port', String(port), '--log-level', 'warn', ...extra],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    [
+      LAUNCHER,
+      '--data-dir',
+      dataDir,
+      '--port',
+      String(port),
+      '--log-level',
+      process.env.CLUSTER_LOG_LEVEL ?? 'warn',
+      ...extra,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], env },
   );
   const stdout: string[] = [];
   const stderrTail: string[] = [];
   const pids: Cluster['pids'] = [];
   const waiters: Array<{ re: RegExp; resolve: (l: string) => void }> = [];
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  const exited = new Promise<number | null>((r) =>
+    proc.once('exit', (code) => {
+      keep?.end();
+      r(code);
+    }),
+  );
   readline.createInterface({ input: proc.stdout! }).on('line', (line) => {
     stdout.push(line);
     const m = /^\[cluster\] (\S+) pid (\d+):/.exec(line);
@@ -74,7 +94,12 @@ export async function startCluster(dataDir: string, port: number, extra: string[
         w.resolve(line);
       }
   });
+  // CLUSTER_LOG=FILE keeps every daemon log line (for debugging a failure; the temp dir is removed).
+  const keep = process.env.CLUSTER_LOG
+    ? fs.createWriteStream(process.env.CLUSTER_LOG, { flags: 'a' })
+    : undefined;
   readline.createInterface({ input: proc.stderr! }).on('line', (line) => {
+    keep?.write(`${new Date().toISOString()} ${line}\n`);
     stderrTail.push(line);
     if (stderrTail.length > 40) stderrTail.shift();
   });
@@ -127,11 +152,11 @@ export function killAll(c: Cluster): void {
     if (pidAlive(p.pid)) process.kill(p.pid, 'SIGKILL');
 }
 
-/** qemu-img --image-opts for a byte window of LUN 1. */
-export function lunWindow(port: number, offset: number, size: number): string {
+/** qemu-img --image-opts for a byte window of LUN 1 (of the launcher's target unless `iqn` is given). */
+export function lunWindow(port: number, offset: number, size: number, iqn = IQN): string {
   return (
     `driver=raw,offset=${offset},size=${size},file.driver=iscsi,file.transport=tcp,` +
-    `file.portal=127.0.0.1:${port},file.target=${IQN},file.lun=1`
+    `file.portal=127.0.0.1:${port},file.target=${iqn},file.lun=1`
   );
 }
 

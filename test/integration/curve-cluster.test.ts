@@ -53,6 +53,11 @@ t.test('launcher: READY, I/O through the URL, clean stop, restart reuses the dat
     const cmdline = fs.readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').split('\0');
     if (p.name === 'tgtd') t.ok(cmdline.includes(path.join(dataDir, 'tgtd')), 'tgtd has its state dir');
     else t.ok(cmdline.includes(path.join(dataDir, p.name)), `${p.name} has its data dir on its command line`);
+    // --listen (default 127.0.0.1) reaches every daemon as its bind address.
+    const listen = cmdline[cmdline.indexOf('--listen') + 1];
+    if (p.name === 'mds') t.equal(listen, `127.0.0.1:${port + 1}`, 'the MDS binds --listen:P+1');
+    else if (p.name.startsWith('cs')) t.equal(listen, '127.0.0.1', `${p.name} binds --listen`);
+    else t.ok(cmdline.includes(`portal=127.0.0.1:${port}`), 'tgtd has its portal on --listen:P');
   }
 
   const inq = await run(iscsiInq, [c1.url], { timeoutMs: 30_000 });

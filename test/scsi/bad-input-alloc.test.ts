@@ -2,7 +2,7 @@
 // VPD page it lists, MODE SENSE 6/10 for each page it returns and each page control (saved values too: the
 // LU has a mode page store), LOG SENSE for each page and page control it lists, RECEIVE DIAGNOSTIC RESULTS,
 // REQUEST SENSE, REPORT LUNS, READ CAPACITY(16), REPORT SUPPORTED OPERATION CODES/TMFs, PR IN, GET LBA
-// STATUS, RECEIVE COPY RESULTS, READ DEFECT DATA). SPC-4 (allocation length): the device server returns the lesser of the
+// STATUS, RECEIVE COPY RESULTS, READ DEFECT DATA, REPORT TARGET PORT GROUPS). SPC-4 (allocation length): the device server returns the lesser of the
 // allocation length and the data, never alters the data to reflect the truncation, and a short length
 // is not an error. The one exception kept is REPORT LUNS below 16 bytes (SPC-3 made it an error; SPC-4's
 // note still allows it; tgt and LIO both reject it).
@@ -23,6 +23,7 @@ import {
   xcopyList,
   type Lu,
 } from './bad-input-harness';
+import { AluaPortGroup } from '../../src/scsi/alua';
 import type { ModePageStore, SavedModePage } from '../../src/scsi/mode-store';
 
 interface Form {
@@ -57,9 +58,11 @@ function memoryModePageStore(): ModePageStore {
 }
 
 /** The LU the answers are read from: registrations and a reservation, a finished copy, mapped extents,
- *  saved mode pages. */
+ *  saved mode pages, ALUA on (REPORT TARGET PORT GROUPS). */
 async function richLu(): Promise<Lu> {
-  const lu = await makeLu({ modePageStore: memoryModePageStore() });
+  const alua = new AluaPortGroup();
+  alua.setMode('both');
+  const lu = await makeLu({ modePageStore: memoryModePageStore(), alua });
   await registerBoth(lu);
   const p = prout(1, 0x05, KEY1, 0n); // WRITE EXCLUSIVE - REGISTRANTS ONLY
   await lu.run(p.cdb, { dataOut: p.dataOut });
@@ -135,6 +138,8 @@ async function forms(lu: Lu): Promise<Form[]> {
       );
     }
   }
+  for (const fmt of [0x00, 0x20])
+    out.push(form(`RTPG format ${fmt >> 5}`, [0xa3, 0x0a | fmt, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 6, 4));
   for (const repd of [0, 0x80])
     out.push(form(`RSTMF repd ${repd}`, [0xa3, 0x0d, repd, 0, 0, 0, 0, 0, 0, 0, 0, 0], 6, 4));
   for (const sa of [0, 1, 2, 3]) out.push(form(`PR IN sa ${sa}`, [0x5e, sa, 0, 0, 0, 0, 0, 0, 0, 0], 7, 2));

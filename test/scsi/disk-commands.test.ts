@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import t from 'tap';
+import { PR_METADATA_KEY } from '../../src/scsi/pr-state';
 import type { BackingStore } from '../../src/backing/backing-store';
 import { MemStore } from '../../src/backing/mem';
 import { createDisk, type Disk } from '../../src/scsi/disk';
@@ -446,4 +447,41 @@ t.test('APTPL reservations survive a restart (stateDir)', async (t) => {
   const d3 = await makeDisk();
   const q = prout(0, 0, 0n, 1n, 0x01);
   t.same(sense(await d3.execute(task(q.cdb, { dataOut: q.data }))), [5, 0x26, 0]);
+});
+
+t.test('reservations kept with the volume when the store has metadata, whatever APTPL says', async (t) => {
+  const records = new Map<string, string>();
+  const saves: Array<string | undefined> = [];
+  const metadata = {
+    load: (key: string) => Promise.resolve(records.get(key)),
+    save: (key: string, value: string | undefined) => {
+      saves.push(value);
+      if (value === undefined) records.delete(key);
+      else records.set(key, value);
+      return Promise.resolve();
+    },
+  };
+  const base = new MemStore(BLOCKS * BS, false);
+  const store: BackingStore = Object.assign(Object.create(base) as BackingStore, { metadata });
+  const dir = mkdtempSync(join(tmpdir(), 'pr-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // Volume metadata wins over the state dir: a second gateway on the same volume sees the state.
+  const d1 = await makeDisk({ stateDir: dir }, store);
+  const reg = prout(0, 0, 0n, 0x77n, 0x01);
+  t.equal((await d1.execute(task(reg.cdb, { dataOut: reg.data }))).status, 0, 'REGISTER APTPL=1');
+  const res = prout(1, 5, 0x77n, 0n);
+  t.equal((await d1.execute(task(res.cdb, { dataOut: res.data }))).status, 0, 'RESERVE WERO');
+  t.equal(saves.length, 2, 'each change saved');
+  t.match(records.get(PR_METADATA_KEY), /"77"/);
+  t.throws(() => readFileSync(join(dir, 'pr', `${NAA.toString('hex')}.json`)), 'no file in the state dir');
+  const d2 = await makeDisk({}, store);
+  t.equal(d2.persistentReservations().reservation?.type, 5, 'the other gateway loads it');
+  await d2.execute(task(hex('000000000000'), { id: 3 })); // its power-on unit attention
+  t.equal((await d2.execute(task(cdb16(0x8a, 0, 1), { id: 3, dataOut: block(1) }))).status, 0x18);
+  // APTPL=0 keeps the record: the other gateways of the volume must still enforce the state.
+  const off = prout(0, 0, 0x77n, 0x77n);
+  t.equal((await d2.execute(task(off.cdb, { dataOut: off.data }))).status, 0);
+  const kept = JSON.parse(records.get(PR_METADATA_KEY) ?? '{}') as { aptpl?: boolean; reservation?: unknown };
+  t.same([kept.aptpl, kept.reservation !== null], [false, true], 'record kept with APTPL off');
+  t.equal((await makeDisk({}, store)).persistentReservations().reservation?.type, 5, 'and loaded by a third');
 });

@@ -2,10 +2,15 @@
 import * as fs from 'node:fs';
 
 export interface ChunkserverConfig {
-  /** Address this server listens on and is known by (peers use "ip:port:0"). */
+  /** Address this server is known by: the MDS, clients and Raft peers use "ip:port:0". */
   ip: string;
   /** One port for data-plane RPC, Raft and gRPC (0 picks a free one). */
   port: number;
+  /**
+   * Address to bind, "host" or "host:port" (the port, when given, replaces `port`); empty: bind `ip`.
+   * "0.0.0.0" accepts connections on every interface while peers still use `ip`.
+   */
+  listen: string;
   dataDir: string;
   /** MDS gRPC addresses; empty: no registration or heartbeat (standalone, tests). */
   mdsAddresses: string[];
@@ -35,6 +40,7 @@ export interface ChunkserverConfig {
 export const DEFAULT_CONFIG: ChunkserverConfig = {
   ip: '127.0.0.1',
   port: 8200,
+  listen: '',
   dataDir: './chunkserver-data',
   mdsAddresses: [],
   serverName: '',
@@ -80,8 +86,27 @@ export function resolveConfig(...layers: Partial<ChunkserverConfig>[]): Chunkser
     for (const [k, v] of Object.entries(layer))
       if (v !== undefined) (cfg as unknown as Record<string, unknown>)[k] = v;
   }
+  if (cfg.listen) {
+    const l = parseListen(cfg.listen);
+    if (l.port !== undefined) cfg.port = l.port;
+  }
   validateConfig(cfg);
   return cfg;
+}
+
+/** "host", "host:port", "[v6]" or "[v6]:port" (a bare IPv6 address has no port). */
+export function parseListen(listen: string): { host: string; port?: number } {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(listen) ?? /^([^:\s]+)(?::(\d+))?$/.exec(listen);
+  const host = m ? m[1] : listen.includes(':') && !/\s/.test(listen) ? listen : undefined;
+  const port = m?.[2] === undefined ? undefined : Number(m[2]);
+  if (!host || (port !== undefined && port > 65535))
+    throw new ConfigError(`listen must be host or host:port (got ${JSON.stringify(listen)})`);
+  return { host, port };
+}
+
+/** Where to bind: the `listen` host, else the advertised `ip`. */
+export function bindHost(cfg: ChunkserverConfig): string {
+  return cfg.listen ? parseListen(cfg.listen).host : cfg.ip;
 }
 
 export function validateConfig(cfg: ChunkserverConfig): void {
@@ -108,6 +133,9 @@ export function validateConfig(cfg: ChunkserverConfig): void {
   int('maxInflightRequests', 1);
   int('heartbeatIntervalMs', 100);
   if (!cfg.ip) throw new ConfigError('ip is required');
+  if (cfg.ip === '0.0.0.0' || cfg.ip === '::')
+    throw new ConfigError('ip is the address peers connect to; bind every interface with listen instead');
+  if (cfg.listen) parseListen(cfg.listen);
   if (!cfg.dataDir) throw new ConfigError('dataDir is required');
   if (!Array.isArray(cfg.mdsAddresses)) throw new ConfigError('mdsAddresses must be a list');
   if (cfg.metrics !== 'off' && !/^[^:]+:\d+$/.test(cfg.metrics)) {

@@ -12,7 +12,7 @@ import { unaryHandlers } from '../rpc/grpc';
 import { RpcServer } from '../rpc/rpc-server';
 import { ChunkFilePool } from './chunk-file-pool';
 import { ChunkService } from './chunk-service';
-import type { ChunkserverConfig } from './chunkserver-config';
+import { bindHost, type ChunkserverConfig } from './chunkserver-config';
 import { registerLiveGauges } from './chunkserver-metrics';
 import { nodeIdOf } from './copyset-id';
 import { CopysetManager } from './copyset-manager';
@@ -58,11 +58,16 @@ export class Chunkserver {
     const rpc = new RpcServer({ maxInFlightPerConnection: 1024 });
     const grpcServer = new grpc.Server();
     const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-    const mux = new PortMux({
-      rpc: (s) => rpc.accept(s),
-      grpc: (s) => injector.injectConnection(s),
-    });
-    const addr = await mux.listen(cfg.port, cfg.ip);
+    // Held until the services below are registered (the port must be known before they exist).
+    const mux = new PortMux(
+      {
+        rpc: (s) => rpc.accept(s),
+        grpc: (s) => injector.injectConnection(s),
+      },
+      10_000,
+      true,
+    );
+    const addr = await mux.listen(cfg.port, bindHost(cfg));
     const endpoint = `${cfg.ip}:${addr.port}`;
 
     const peers = new PeerClients();
@@ -103,6 +108,7 @@ export class Chunkserver {
     const control = new ControlServices(manager, endpoint, electionTimeoutMs);
     for (const s of control.services()) grpcServer.addService(s.service.service, unaryHandlers(s.impl));
     host.start();
+    mux.open();
 
     let agent: MdsAgent | undefined;
     if (cfg.mdsAddresses.length) {

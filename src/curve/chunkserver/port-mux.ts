@@ -15,13 +15,27 @@ export interface PortMuxTargets {
 export class PortMux {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
+  /** Connections accepted while held: dispatched by open(). */
+  private waiting: net.Socket[] | undefined;
+  private readonly dispatch: (socket: net.Socket) => void;
 
-  constructor(targets: PortMuxTargets, firstByteTimeoutMs = 10_000) {
+  /**
+   * With `held`, connections are accepted but not read until open(): a server must know its port
+   * before its services exist (its Raft identity is ip:port), and a request that arrived in between
+   * would otherwise be answered "unknown method" — an error the client does not retry.
+   */
+  constructor(targets: PortMuxTargets, firstByteTimeoutMs = 10_000, held = false) {
+    if (held) this.waiting = [];
     this.server = net.createServer((socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
-      const timer = setTimeout(() => socket.destroy(), firstByteTimeoutMs);
       socket.once('error', () => socket.destroy());
+      if (this.waiting) this.waiting.push(socket);
+      else this.dispatch(socket);
+    });
+    this.dispatch = (socket) => {
+      if (socket.destroyed) return;
+      const timer = setTimeout(() => socket.destroy(), firstByteTimeoutMs);
       socket.once('data', (chunk: Buffer) => {
         clearTimeout(timer);
         socket.pause();
@@ -35,7 +49,14 @@ export class PortMux {
           targets.grpc(new PrefixedSocket(socket, chunk));
         }
       });
-    });
+    };
+  }
+
+  /** Starts serving the connections held so far and every later one. */
+  open(): void {
+    const held = this.waiting ?? [];
+    this.waiting = undefined;
+    for (const s of held) this.dispatch(s);
   }
 
   listen(port: number, host: string): Promise<net.AddressInfo> {

@@ -44,6 +44,9 @@ export class CurveVolume implements RequesterHost {
   session!: VolumeSession;
   private info!: FileInfo;
   private ourEpoch = 0;
+  /** Our own IncreaseFileEpoch is in flight: a session refresh may already report the raised epoch
+   *  (the MDS pushes it to the chunkservers before answering), which is ours, not a newer opener's. */
+  private raisingEpoch = false;
   private fencedReason: string | undefined;
   private closed = false;
   private readonly closeController = new AbortController();
@@ -84,11 +87,15 @@ export class CurveVolume implements RequesterHost {
       v.info = info;
       v.ourEpoch = info.epoch;
       if (opts.exclusive) {
-        const r = await v.mdsCall<{ statusCode: number; fileInfo?: FileInfo | null }>(
-          'nameserver',
-          'IncreaseFileEpoch',
-          { fileName: opts.fileName, owner: opts.owner },
-        );
+        v.raisingEpoch = true;
+        const r = await v
+          .mdsCall<{ statusCode: number; fileInfo?: FileInfo | null }>('nameserver', 'IncreaseFileEpoch', {
+            fileName: opts.fileName,
+            owner: opts.owner,
+          })
+          .finally(() => {
+            v.raisingEpoch = false;
+          });
         if (r.statusCode !== MdsStatus.kOK || !r.fileInfo) {
           await session.close();
           throw new CurveClientError('io', `IncreaseFileEpoch ${opts.fileName}: ${statusName(r.statusCode)}`);
@@ -220,6 +227,53 @@ export class CurveVolume implements RequesterHost {
     };
   }
 
+  /**
+   * A named attribute kept with the volume on the MDS (shared by every client of the volume): its value
+   * and version (0 with an empty value when never set). Held through MDS outages like other MDS steps.
+   */
+  async getXattr(name: string): Promise<{ value: Buffer; version: number }> {
+    this.checkOpen();
+    const r = await this.mdsCall<{ statusCode: number; value: Buffer; version: number }>(
+      'nameserver',
+      'GetFileXattr',
+      { fileName: this.opts.fileName, owner: this.opts.owner, name },
+    );
+    if (r.statusCode !== MdsStatus.kOK)
+      throw new CurveClientError(
+        'io',
+        `get attribute ${name} of ${this.opts.fileName}: ${statusName(r.statusCode)}`,
+      );
+    return { value: Buffer.from(r.value ?? []), version: Number(r.version) };
+  }
+
+  /**
+   * Compare-and-set of a named attribute: written only while its version is still `expectVersion`.
+   * Resolves `{ ok: true, version: new }`, or `{ ok: false, version: current }` when someone else
+   * changed it first.
+   */
+  async setXattr(
+    name: string,
+    value: Buffer,
+    expectVersion: number,
+  ): Promise<{ ok: boolean; version: number }> {
+    this.checkOpen();
+    if (this.opts.readonly) throw new CurveClientError('readonly', `${this.opts.fileName} is open read-only`);
+    const r = await this.mdsCall<{ statusCode: number; version: number }>('nameserver', 'SetFileXattr', {
+      fileName: this.opts.fileName,
+      owner: this.opts.owner,
+      name,
+      value,
+      expectVersion,
+    });
+    if (r.statusCode === MdsStatus.kXattrVersionMismatch) return { ok: false, version: Number(r.version) };
+    if (r.statusCode !== MdsStatus.kOK)
+      throw new CurveClientError(
+        'io',
+        `set attribute ${name} of ${this.opts.fileName}: ${statusName(r.statusCode)}`,
+      );
+    return { ok: true, version: Number(r.version) };
+  }
+
   /** GetFileInfo from the MDS; updates the size. */
   async stat(): Promise<FileInfo> {
     this.checkOpen();
@@ -327,7 +381,7 @@ export class CurveVolume implements RequesterHost {
     }
     if (info.length > (this.info?.length ?? 0)) this.log.info('volume grew', { length: info.length });
     this.info = info;
-    if (info.epoch > this.ourEpoch && this.opts.exclusive)
+    if (info.epoch > this.ourEpoch && this.opts.exclusive && !this.raisingEpoch)
       this.fence(`MDS reports epoch ${info.epoch} > ours ${this.ourEpoch}`);
   }
 

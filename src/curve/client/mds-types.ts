@@ -29,6 +29,7 @@ export const MdsStatus = {
   kOwnerAuthFail: 111,
   kSessionNotExist: 125,
   kEpochTooOld: 140,
+  kXattrVersionMismatch: 141,
   kStorageError: 501,
   KInternalError: 502,
 } as const;

@@ -11,6 +11,8 @@ export const DELETING_PREFIX = '09/';
 /** Freed segments whose chunks the chunkservers still have to delete (keyed by the first chunk id,
  * unique forever, so a segment freed twice at one offset never overwrites a pending record). */
 export const GARBAGE_PREFIX = '0a/';
+/** Named attributes of a file by inode + name (e.g. SCSI reservations): 8-byte version + value. */
+export const XATTR_PREFIX = '0b/';
 
 export const ID_INODE = '04/inode';
 export const ID_CHUNK = '05/chunk';
@@ -23,6 +25,8 @@ export const segmentKey = (inodeId: number, offset: number): string =>
   segmentFilePrefix(inodeId) + hex(offset, 16);
 export const deletingKey = (inodeId: number): string => DELETING_PREFIX + hex(inodeId, 16);
 export const garbageKey = (firstChunkId: number): string => GARBAGE_PREFIX + hex(firstChunkId, 16);
+export const xattrFilePrefix = (inodeId: number): string => `${XATTR_PREFIX}${hex(inodeId, 16)}/`;
+export const xattrKey = (inodeId: number, name: string): string => xattrFilePrefix(inodeId) + name;
 
 export type TopoKind = 'logicalpool' | 'physicalpool' | 'zone' | 'server' | 'chunkserver' | 'cluster';
 

@@ -2,8 +2,13 @@
 import * as fs from 'node:fs';
 
 export interface MdsConfig {
-  /** client-facing gRPC address host:port */
+  /** gRPC address to bind, host:port (0.0.0.0:port for every interface) */
   listen: string;
+  /**
+   * host:port this MDS is known by (the leader address published in etcd, status answers); empty: the
+   * listen address. Needed when listen is a wildcard address and the store is etcd.
+   */
+  advertise: string;
   store: 'level' | 'etcd';
   /** LevelDB directory (store=level) */
   dataDir: string;
@@ -32,6 +37,7 @@ export interface MdsConfig {
 
 export const defaultMdsConfig: MdsConfig = {
   listen: '127.0.0.1:6700',
+  advertise: '',
   store: 'level',
   dataDir: './mds-data',
   etcdEndpoints: ['http://127.0.0.1:2379'],
@@ -72,4 +78,22 @@ export function loadMdsConfigFile(path: string): Partial<MdsConfig> {
   if (out.store !== undefined && out.store !== 'level' && out.store !== 'etcd')
     throw new Error(`${path}: store must be 'level' or 'etcd'`);
   return out as Partial<MdsConfig>;
+}
+
+/** 0.0.0.0 or :: (with or without brackets): binds every interface, names no one. */
+export function isWildcardHost(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '[::]';
+}
+
+/** Checks the address settings; throws a message for the command line. */
+export function validateMdsAddresses(c: MdsConfig): void {
+  const hostPort = /^(\[[^\]]+\]|[^:\s]+):\d{1,5}$/;
+  if (!hostPort.test(c.listen)) throw new Error(`bad listen address '${c.listen}' (want host:port)`);
+  if (c.advertise && !hostPort.test(c.advertise))
+    throw new Error(`bad advertise address '${c.advertise}' (want host:port)`);
+  const host = c.listen.slice(0, c.listen.lastIndexOf(':'));
+  if (c.advertise && isWildcardHost(c.advertise.slice(0, c.advertise.lastIndexOf(':'))))
+    throw new Error('advertise must name a reachable address, not a wildcard');
+  if (c.store === 'etcd' && isWildcardHost(host) && !c.advertise)
+    throw new Error(`listen ${c.listen} names no address for the other MDSs and clients: give --advertise`);
 }

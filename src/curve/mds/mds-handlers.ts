@@ -193,6 +193,25 @@ export function registerServiceHandlers(server: grpc.Server, mds: MdsServer): vo
       const res = await s.namespace.fileSize(str(r.fileName));
       return { statusCode: res.code, fileSize: res.value ?? 0 };
     }),
+    GetFileXattr: u('GetFileXattr', async (r, s) => {
+      const res = await s.namespace.getXattr(str(r.fileName), str(r.owner), str(r.name));
+      return {
+        statusCode: res.code,
+        value: res.value?.value ?? Buffer.alloc(0),
+        version: res.value?.version ?? 0,
+      };
+    }),
+    SetFileXattr: u('SetFileXattr', async (r, s) => {
+      const value = Buffer.isBuffer(r.value) ? r.value : Buffer.alloc(0);
+      const res = await s.namespace.setXattr(
+        str(r.fileName),
+        str(r.owner),
+        str(r.name),
+        value,
+        num(r.expectVersion),
+      );
+      return { statusCode: res.code, version: res.value ?? 0 };
+    }),
     ListClient: u('ListClient', async (_r, s) => ({
       statusCode: Status.kOK,
       clientInfos: s.namespace.listClients(),

@@ -15,7 +15,7 @@ import { HeartbeatHandler, HeartbeatRequest } from './heartbeat';
 import { EtcdKvStore } from './kv-etcd';
 import { KvStore } from './kv-store';
 import { LevelKvStore } from './kv-level';
-import { MdsConfig } from './mds-config';
+import { isWildcardHost, MdsConfig } from './mds-config';
 import { Namespace } from './namespace';
 import { OperatorController } from './operator-controller';
 import { ScheduleDriver } from './schedule-driver';
@@ -80,9 +80,11 @@ export class MdsServer {
     this.commander = commander ?? new RpcChunkCommander();
   }
 
+  /** The address others use for this MDS: `advertise`, else the listen host with the bound port. */
   address(): string {
+    if (this.config.advertise) return this.config.advertise;
     const host = this.config.listen.slice(0, this.config.listen.lastIndexOf(':'));
-    return `${host}:${this.boundPort}`;
+    return `${isWildcardHost(host) ? '127.0.0.1' : host}:${this.boundPort}`;
   }
 
   isLeader(): boolean {

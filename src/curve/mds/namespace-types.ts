@@ -21,6 +21,7 @@ export const Status = {
   kFileLengthNotSupported: 132,
   kRecoverFileError: 139,
   kEpochTooOld: 140,
+  kXattrVersionMismatch: 141,
   kStorageError: 501,
   KInternalError: 502,
 } as const;

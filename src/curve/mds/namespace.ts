@@ -13,6 +13,8 @@ import {
   ID_INODE,
   segmentFilePrefix,
   segmentKey,
+  xattrFilePrefix,
+  xattrKey,
 } from './kv-keys';
 import { KvOp, KvStore } from './kv-store';
 import {
@@ -211,7 +213,8 @@ export class Namespace {
 
   /**
    * Removes a deleting file's segments in bounded batches (two ops each: etcd caps a transaction at 128
-   * ops), each one handed to the chunk cleaner in the same transaction, then the marker.
+   * ops), each one handed to the chunk cleaner in the same transaction, then its attributes, then the
+   * marker.
    */
   private async purge(fileId: number): Promise<void> {
     for (;;) {
@@ -222,6 +225,14 @@ export class Namespace {
         batch.flatMap((b) => freeSegmentOps(b.key, b.value)),
       );
       this.onGarbage();
+    }
+    for (;;) {
+      const attrs = await this.store.scan(xattrFilePrefix(fileId), 100);
+      if (attrs.length === 0) break;
+      await this.store.txn(
+        [],
+        attrs.map((a) => ({ type: 'delete' as const, key: a.key })),
+      );
     }
     await this.store.delete(deletingKey(fileId));
   }
@@ -510,6 +521,52 @@ export class Namespace {
     return { code: Status.kStorageError };
   }
 
+  /** A named attribute of a volume: its value and version (0 and an empty value: never set). */
+  async getXattr(path: string, owner: string, name: string): Promise<NsResult<XattrValue>> {
+    if (!validXattrName(name)) return { code: Status.kParaError };
+    const r = await this.pageFile(path, owner);
+    if (r.code !== Status.kOK) return { code: r.code };
+    const raw = await this.store.get(xattrKey(r.value!.info.id, name));
+    return { code: Status.kOK, value: raw ? decodeXattr(raw) : { version: 0, value: Buffer.alloc(0) } };
+  }
+
+  /**
+   * Sets a named attribute iff its version is still `expectVersion` (compare-and-set, so writers that
+   * share a volume never overwrite a change they have not seen); the value is the new version, or the
+   * current one with kXattrVersionMismatch.
+   */
+  async setXattr(
+    path: string,
+    owner: string,
+    name: string,
+    value: Buffer,
+    expectVersion: number,
+  ): Promise<NsResult<number>> {
+    if (!validXattrName(name) || value.length > MAX_XATTR_BYTES) return { code: Status.kParaError };
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const r = await this.pageFile(path, owner);
+      if (r.code !== Status.kOK) return { code: r.code };
+      const { info, key: fileKeyOf, raw: fileRaw } = r.value!;
+      const key = xattrKey(info.id, name);
+      const raw = (await this.store.get(key)) ?? null;
+      const version = raw ? decodeXattr(raw).version : 0;
+      if (version !== expectVersion) return { code: Status.kXattrVersionMismatch, value: version };
+      const next = encodeXattr({ version: version + 1, value });
+      // The file record is compared too: an attribute is never written for a file deleted meanwhile.
+      if (
+        await this.store.txn(
+          [
+            { key: fileKeyOf, value: fileRaw },
+            { key, value: raw },
+          ],
+          [{ type: 'put', key, value: next }],
+        )
+      )
+        return { code: Status.kOK, value: version + 1 };
+    }
+    return { code: Status.kStorageError };
+  }
+
   /** Allocated bytes of a file, or of everything under a directory; also split by logical pool. */
   async allocatedSize(path: string): Promise<NsResult<{ total: number; byPool: Map<number, number> }>> {
     const r = await this.resolve(path);
@@ -551,4 +608,27 @@ export class Namespace {
       seen.set(`${s.clientIP}:${s.clientPort}`, { ip: s.clientIP, port: s.clientPort });
     return [...seen.values()];
   }
+}
+
+export interface XattrValue {
+  version: number;
+  value: Buffer;
+}
+
+/** Attribute values are small records, not data. */
+export const MAX_XATTR_BYTES = 64 * 1024;
+
+function validXattrName(name: string): boolean {
+  return /^[A-Za-z0-9._-]{1,64}$/.test(name);
+}
+
+function encodeXattr(x: XattrValue): Buffer {
+  const out = Buffer.alloc(8 + x.value.length);
+  out.writeBigUInt64BE(BigInt(x.version), 0);
+  x.value.copy(out, 8);
+  return out;
+}
+
+function decodeXattr(raw: Buffer): XattrValue {
+  return { version: Number(raw.readBigUInt64BE(0)), value: Buffer.from(raw.subarray(8)) };
 }

@@ -22,7 +22,9 @@ import {
   peerIdOf,
 } from '../../../src/curve/chunkserver/copyset-id';
 import {
+  bindHost,
   ConfigError,
+  parseListen,
   DEFAULT_CONFIG,
   resolveConfig,
 } from '../../../src/curve/chunkserver/chunkserver-config';
@@ -103,4 +105,15 @@ t.test('configuration', async (t) => {
   t.throws(() => resolveConfig({ electionTicks: 1 }), /electionTicks/);
   t.throws(() => resolveConfig({ metrics: 'nope' }), /metrics/);
   t.ok(new ConfigError('x') instanceof Error);
+  // listen: the bind address; ip stays the address peers and the MDS use.
+  t.equal(bindHost(resolveConfig({})), '127.0.0.1', 'binds ip by default');
+  const all = resolveConfig({ ip: '10.0.0.5', port: 8201 }, { listen: '0.0.0.0' });
+  t.same([bindHost(all), all.ip, all.port], ['0.0.0.0', '10.0.0.5', 8201], 'listen host only: port kept');
+  const withPort = resolveConfig({ port: 8201, listen: '0.0.0.0:9300' });
+  t.same([bindHost(withPort), withPort.port], ['0.0.0.0', 9300], "listen's port replaces port");
+  t.same(parseListen('[::1]:9300'), { host: '::1', port: 9300 }, 'bracketed IPv6 with a port');
+  t.same(parseListen('::'), { host: '::', port: undefined }, 'bare IPv6 host');
+  t.throws(() => resolveConfig({ listen: 'a b' }), /listen must be host or host:port/);
+  t.throws(() => resolveConfig({ listen: 'h:70000' }), /listen must be/);
+  t.throws(() => resolveConfig({ ip: '0.0.0.0' }), /bind every interface with listen/);
 });

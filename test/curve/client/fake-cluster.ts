@@ -59,6 +59,16 @@ export class FakeChunkserver {
     this.rpc.handle(m.WriteChunk, (r, ctx) => this.serve('write', r as unknown as ChunkReq, ctx));
     this.rpc.handle(m.ReadChunk, (r, ctx) => this.serve('read', r as unknown as ChunkReq, ctx));
     this.rpc.handle(m.DeleteChunk, (r, ctx) => this.serve('delete', r as unknown as ChunkReq, ctx));
+    // The MDS pushes a raised epoch (IncreaseFileEpoch) to every chunkserver of the file before answering;
+    // without an answer it waits its push timeout on every exclusive open.
+    this.rpc.handle(m.UpdateEpoch, async (r) => {
+      if (cluster.updateEpochDelayMs) await new Promise((res) => setTimeout(res, cluster.updateEpochDelayMs));
+      const { fileId, epoch } = r as unknown as { fileId: number; epoch: number };
+      const cur = cluster.epochs.get(fileId) ?? 0;
+      if (epoch < cur) return { response: { status: S.EPOCH_TOO_OLD } };
+      cluster.epochs.set(fileId, epoch);
+      return { response: { status: S.SUCCESS } };
+    });
     this.grpcServer.addService(
       grpcService('cli.proto', 'curve.chunkserver.CliService2').service,
       unaryHandlers({
@@ -166,6 +176,8 @@ export class FakeCluster {
   readonly members = new Map<string, number[]>();
   readonly leaders = new Map<string, number>();
   readonly epochs = new Map<number, number>();
+  /** How long each chunkserver takes to answer UpdateEpoch (the MDS waits for it in IncreaseFileEpoch). */
+  updateEpochDelayMs = 0;
   readonly calls = { read: 0, write: 0, delete: 0 };
   getLeaderCalls = 0;
   inflight = 0;

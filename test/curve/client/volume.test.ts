@@ -198,6 +198,16 @@ t.test('curve client', async (t) => {
     t.equal((again as CurveClientError).kind, 'fenced', 'later writes refused at once');
     t.ok((await a.read(0, 4096)).equals(pattern(4096, 16)), 'reads still work and see the new writer');
 
+    // Session refreshes that report the epoch our own IncreaseFileEpoch is raising do not fence us: the MDS
+    // answers only after pushing it to the chunkservers, here slower than two refreshes (lease/4 = 250 ms).
+    cluster.updateEpochDelayMs = 700;
+    const slow = await open('/shared').finally(() => {
+      cluster.updateEpochDelayMs = 0;
+    });
+    t.notOk(slow.fenced, 'not fenced by refreshes during its own epoch raise');
+    await slow.write(0, pattern(4096, 19));
+    t.ok((await slow.read(0, 4096)).equals(pattern(4096, 19)), 'and it writes');
+
     // fenced without writing: the session refresh reports the newer epoch
     const c = await open('/shared');
     t.notOk(c.fenced);

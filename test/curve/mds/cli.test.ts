@@ -54,6 +54,12 @@ t.test('curve-mds rejects bad configuration with exit code 2', async (t) => {
   const r3 = await run('curve-mds.js', ['--lease-ttl', '1', '--lease-margin-ms', '5000']);
   t.equal(r3.code, 2);
   t.match(r3.stderr, /lease TTL/);
+  const r4 = await run('curve-mds.js', ['--listen', '0.0.0.0:6700', '--store', 'etcd']);
+  t.equal(r4.code, 2, 'a wildcard listen address on etcd needs --advertise');
+  t.match(r4.stderr, /give --advertise/);
+  const r5 = await run('curve-mds.js', ['--listen', 'nohost']);
+  t.equal(r5.code, 2);
+  t.match(r5.stderr, /bad listen address 'nohost'/);
 });
 
 t.test('curve CLI against a curve-mds process', async (t) => {
