@@ -6,78 +6,10 @@ import t from 'tap';
 import { PR_METADATA_KEY } from '../../src/scsi/pr-state';
 import type { BackingStore } from '../../src/backing/backing-store';
 import { MemStore } from '../../src/backing/mem';
-import { createDisk, type Disk } from '../../src/scsi/disk';
-import type { DiskParams } from '../../src/scsi/device-params';
+import type { Disk } from '../../src/scsi/disk';
 import { parseSense } from '../../src/scsi/sense';
-import { TaskAttr, type ItNexus, type ScsiResult, type ScsiTask } from '../../src/scsi/scsi-types';
-
-const BS = 512;
-const BLOCKS = 2048;
-const hex = (s: string): Buffer => Buffer.from(s.replace(/ /g, ''), 'hex');
-const NAA = hex('6002c754000000000000000000000001');
-
-const nexus = (id: number): ItNexus => ({
-  id,
-  initiatorPortName: `iqn.init${id},i,0x01`,
-  initiatorName: `iqn.init${id}`,
-  targetPortName: 'iqn.tgt,t,0x0001',
-  relativeTargetPortId: 1,
-  targetPortGroup: 1,
-});
-
-function task(cdb: Buffer, o: { id?: number; dataOut?: Buffer; edtl?: number } = {}): ScsiTask {
-  const full = Buffer.alloc(16);
-  cdb.copy(full);
-  return {
-    nexus: nexus(o.id ?? 1),
-    lun: 1,
-    cdb: full,
-    attr: TaskAttr.Simple,
-    tag: 1,
-    expectedDataTransferLength: o.edtl ?? o.dataOut?.length ?? 0,
-    readExpected: !o.dataOut,
-    writeExpected: !!o.dataOut,
-    dataOut: o.dataOut,
-    aborted: false,
-  };
-}
-
-function params(store: BackingStore, over: Partial<DiskParams> = {}): DiskParams {
-  return {
-    tid: 1,
-    lun: 1,
-    store,
-    blockSize: BS,
-    scsiId: 'IET     00010001',
-    scsiSn: 'beaf11',
-    vendorId: 'IET',
-    productId: 'VIRTUAL-DISK',
-    productRev: '0001',
-    naa: NAA,
-    readonly: false,
-    removable: false,
-    thinProvisioning: true,
-    online: true,
-    senseFormat: 'fixed',
-    rotationRate: 1,
-    ...over,
-  };
-}
-
-/** A disk whose pending power-on unit attentions for nexuses 1..3 are already consumed. */
-async function makeDisk(
-  over: Partial<DiskParams> = {},
-  store: BackingStore = new MemStore(BLOCKS * BS, false),
-): Promise<Disk> {
-  const d = createDisk(params(store, over));
-  for (const id of [1, 2, 3]) await d.execute(task(hex('00'), { id }));
-  return d;
-}
-
-function sense(r: ScsiResult): [number, number, number] {
-  const s = parseSense(r.sense!);
-  return [s.key, s.asc, s.ascq];
-}
+import type { ScsiResult, ScsiTask } from '../../src/scsi/scsi-types';
+import { BLOCKS, BS, NAA, hex, makeDisk, nexus, sense, task } from './disk-harness';
 
 const cdb16 = (op: number, lba: number | bigint, n: number, b1 = 0): Buffer => {
   const c = Buffer.alloc(16);
