@@ -2,6 +2,7 @@
 // 4 KiB random writes and reads at QD 1/32/128, 64 KiB and 1 MiB sequential writes. Prints IOPS, MB/s and
 // p50/p99 latency.   node dist/test/bench/chunkserver-bench.js [--quick] [--json] [--seconds N]
 //   [--layout 1|64] (only that many copysets) [--test randwrite|randread|seqwrite] (only that kind)
+//   [--qd N] (only that queue depth)
 import * as fs from 'node:fs';
 import {
   ChunkClient,
@@ -28,6 +29,7 @@ const optionValue = (name: string): string | undefined => {
 };
 const onlyLayout = optionValue('--layout');
 const onlyTest = optionValue('--test');
+const onlyQd = optionValue('--qd');
 const CHUNK = 4 << 20;
 const CHUNKS_PER_COPYSET = 4;
 
@@ -140,6 +142,7 @@ async function main(): Promise<void> {
       const tests = allTests.filter(([, kind]) => !onlyTest || kind === onlyTest);
       for (const [test, kind, size, qds] of tests) {
         for (const qd of qds) {
+          if (onlyQd && String(qd) !== onlyQd) continue;
           const r = await run(client, copysets, pool, kind, size, qd);
           const row = { layout, test, qd, ...r };
           rows.push(row);

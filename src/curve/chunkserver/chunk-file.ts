@@ -162,9 +162,17 @@ export class ChunkFile {
     }
     if (sn > this.meta.sn) await this.updateMeta({ ...this.meta, sn });
     if (this.needCow(sn)) await this.copyToSnapshot(offset, data.length);
-    await this.fh.write(data, 0, data.length, this.pageSize + offset);
+    if (data.length <= INLINE_READ_MAX && !this.syncWrites) this.writeInline(data, offset);
+    else await this.fh.write(data, 0, data.length, this.pageSize + offset);
     if (this.meta.bitmap) await this.markWritten(offset, data.length);
     if (this.syncWrites) await this.fh.datasync();
+  }
+
+  private writeInline(data: Buffer, offset: number): void {
+    let done = 0;
+    while (done < data.length) {
+      done += fsSync.writeSync(this.fh.fd, data, done, data.length - done, this.pageSize + offset + done);
+    }
   }
 
   /** Writes only the pages a clone chunk has not had written yet (RecoverChunk / paste). */

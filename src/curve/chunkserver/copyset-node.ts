@@ -490,17 +490,21 @@ export class CopysetNode {
   }
 
   private async takeSnapshot(): Promise<void> {
+    // Everything up to `index` has finished; later entries may be running and may already be in the chunk
+    // files. That is fine: the snapshot is the files as they are, and replaying entries after `index` over
+    // them converges because every chunk operation is idempotent (as in Curve). Waiting for a moment with
+    // nothing in flight instead starves snapshots under a steady write load.
     const index = this.applied;
-    if (this.core.log.applied !== index) return; // entries handed out but not finished: try later
+    if (!this.core.canSnapshotAt(index)) return; // a configuration change is being applied: try later
     await this.datastore.syncAll();
-    if (this.closed || this.core.log.applied !== index || this.applied !== index) return;
+    if (this.closed || this.deleted || !this.core.canSnapshotAt(index)) return;
     const data: SnapshotData = {
       epoch: this.confEpoch,
       creator: this.opts.self,
       addresses: Object.fromEntries([...this.addresses].map(([k, v]) => [String(k), v])),
     };
     const retain = this.opts.snapshotRetainEntries;
-    const snap = this.core.createSnapshot(Buffer.from(JSON.stringify(data)), retain);
+    const snap = this.core.createSnapshot(Buffer.from(JSON.stringify(data)), retain, index);
     this.storage.saveSnapshot(snap, Math.max(0, snap.meta.index - retain));
     this.writeMarker(snap.meta.index);
     this.lastSnapshotIndex = snap.meta.index;

@@ -279,12 +279,30 @@ export class RaftCore {
     this.lastLeaderContact = -this.electionTicks;
   }
 
+  /** createSnapshot(.., index) is allowed: no configuration change was handed out after `index`. */
+  canSnapshotAt(index: number): boolean {
+    if (index > this.log.applied || index < this.log.firstIndex() - 1) return false;
+    for (let i = index + 1; i <= this.log.applied; i++) {
+      if (this.log.entry(i).type === EntryType.ConfChange) return false;
+    }
+    return true;
+  }
+
   /**
    * The application saved its state at the applied index: remember it as the snapshot to send to lagging
    * followers, and drop log entries up to it (keeping `retain` entries for followers slightly behind).
    */
-  createSnapshot(data: Uint8Array, retain = 0): Snapshot {
-    const index = this.log.applied;
+  createSnapshot(data: Uint8Array, retain = 0, index = this.log.applied): Snapshot {
+    // An earlier index lets the application snapshot what it has finished while later entries are still
+    // being applied; the configuration recorded must be the one at that index.
+    if (index > this.log.applied || index < this.log.firstIndex() - 1) {
+      throw new Error(
+        `raft: snapshot index ${index} outside [${this.log.firstIndex() - 1}, ${this.log.applied}]`,
+      );
+    }
+    if (!this.canSnapshotAt(index)) {
+      throw new Error(`raft: snapshot at ${index} would miss a configuration change after it`);
+    }
     const snap: Snapshot = {
       meta: { index, term: this.log.term(index), confState: cloneConfState(this.conf) },
       data,

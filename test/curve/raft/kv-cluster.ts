@@ -165,7 +165,11 @@ export class KvCluster {
   }
 
   async stopAll(): Promise<void> {
-    await Promise.all([...this.procs.keys()].map((id) => this.kill(id, 'SIGKILL')));
+    // Profiled replicas (RAFT_KV_NODE_FLAGS=--cpu-prof) only write their profile on a clean exit.
+    const signal: NodeJS.Signals = process.env.RAFT_KV_NODE_FLAGS?.includes('--cpu-prof')
+      ? 'SIGTERM'
+      : 'SIGKILL';
+    await Promise.all([...this.procs.keys()].map((id) => this.kill(id, signal)));
   }
 
   cleanup(): void {
