@@ -2,7 +2,7 @@
 // 4 KiB random writes and reads at QD 1/32/128, 64 KiB and 1 MiB sequential writes. Prints IOPS, MB/s and
 // p50/p99 latency.   node dist/test/bench/chunkserver-bench.js [--quick] [--json] [--seconds N]
 //   [--layout 1|64] (only that many copysets) [--test randwrite|randread|seqwrite] (only that kind)
-//   [--qd N] (only that queue depth)
+//   [--qd N] (that queue depth instead of the default ones)
 import * as fs from 'node:fs';
 import {
   ChunkClient,
@@ -112,7 +112,7 @@ async function main(): Promise<void> {
     '--election-ticks',
     '10',
     '--snapshot-interval-entries',
-    '0',
+    process.env.CS_BENCH_SNAPSHOT_ENTRIES ?? '0',
   ];
   const cs: CsProc[] = await Promise.all(ports.map((p, i) => startChunkserver(dirs[i], p, args)));
   const eps = cs.map((c) => c.endpoint);
@@ -141,8 +141,7 @@ async function main(): Promise<void> {
       ];
       const tests = allTests.filter(([, kind]) => !onlyTest || kind === onlyTest);
       for (const [test, kind, size, qds] of tests) {
-        for (const qd of qds) {
-          if (onlyQd && String(qd) !== onlyQd) continue;
+        for (const qd of onlyQd ? [Number(onlyQd)] : qds) {
           const r = await run(client, copysets, pool, kind, size, qd);
           const row = { layout, test, qd, ...r };
           rows.push(row);

@@ -125,7 +125,9 @@ export class FileStorage implements JournaledFiles {
     if (!seg || seg.size >= this.segmentBytes) seg = this.newSegment(first);
     let bytes = 0;
     for (const e of entries) bytes += RECORD_HEADER + ENTRY_HEADER + e.data.length;
-    const all = Buffer.allocUnsafe(bytes);
+    // The records are written synchronously (here and by the journal), so one buffer serves every
+    // append: no allocation per append, which would otherwise drive V8's external-memory GCs.
+    const all = scratch(bytes);
     let size = seg.size;
     let o = 0;
     for (const e of entries) {
@@ -467,6 +469,15 @@ export class FileStorage implements JournaledFiles {
       fs.closeSync(fd);
     }
   }
+}
+
+let scratchBuf = Buffer.allocUnsafe(0);
+
+/** A shared buffer of exactly `bytes` (grown as needed; large ones are not kept). */
+function scratch(bytes: number): Buffer {
+  if (bytes > 16 << 20) return Buffer.allocUnsafe(bytes);
+  if (scratchBuf.length < bytes) scratchBuf = Buffer.allocUnsafe(Math.max(bytes, 1 << 20));
+  return scratchBuf.subarray(0, bytes);
 }
 
 function withCrc(body: Buffer): Buffer {

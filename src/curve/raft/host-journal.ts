@@ -5,11 +5,14 @@
 // a new journal file starts, all group files written since the previous checkpoint are fsynced, and the
 // older journal files are deleted. On open, the records of the remaining journal files are handed to each
 // group's FileStorage, which re-applies them (appends are idempotent: "write these entries from index i").
-//   journal-<seq>.log: records [u32 payload length][u32 crc32c(payload)][u32 group][u8 kind][body]
-//   kind APPEND: body = the group's segment records as written to its file; kind HARD_STATE: body = its
-//   hard state JSON (term/vote changes: no per-group atomic file write and fsyncs on the hot path);
-//   kind BARRIER: the group's files were fsynced and its log may be replaced next (snapshot): ignore its
-//   earlier records on replay.
+//   journal-<seq>.log: records [u32 payload length][u32 crc][u32 group][u8 kind][body]
+//   kind APPEND_RECORDS: body = the group's segment records as written to its file, each
+//   [u32 length][u32 crc32c][payload]; crc = crc32c(group, kind, then each inner record's crc), so the
+//   entry bytes are checksummed once (by their records) and written straight from the caller's buffer.
+//   kind APPEND (older files, still read): the same body, crc = crc32c(whole payload).
+//   kind HARD_STATE: body = its hard state JSON (term/vote changes: no per-group atomic file write and
+//   fsyncs on the hot path); kind BARRIER: the group's files were fsynced and its log may be replaced
+//   next (snapshot): ignore its earlier records on replay. Both: crc = crc32c(whole payload).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { crc32c } from '../../iscsi/crc32c';
@@ -19,6 +22,9 @@ const BODY_HEADER = 5;
 const APPEND = 1;
 const BARRIER = 2;
 const HARD_STATE = 3;
+const APPEND_RECORDS = 4;
+/** Inner (segment) record header: u32 payload length, u32 crc32c(payload). */
+const INNER_HEADER = 8;
 
 /** A journal record of one group, as handed back on recovery. */
 export interface JournalRecord {
@@ -96,7 +102,7 @@ export class HostJournal {
 
   /** Buffered write of a group's appended segment records; durable after the next sync. */
   append(group: number, files: JournaledFiles, records: Buffer): void {
-    this.write(group, APPEND, records);
+    this.writeRecords(group, records);
     this.written.add(files);
     this.maybeCheckpoint();
   }
@@ -153,6 +159,22 @@ export class HostJournal {
   }
 
   // ---- internals ----
+
+  /** An APPEND_RECORDS record written from the caller's buffer (no copy, no second pass over the data). */
+  private writeRecords(group: number, records: Buffer): void {
+    const head = Buffer.allocUnsafe(HEADER + BODY_HEADER);
+    head.writeUInt32BE(BODY_HEADER + records.length, 0);
+    head.writeUInt32BE(group >>> 0, HEADER);
+    head[HEADER + 4] = APPEND_RECORDS;
+    const crc = innerChecksum(head.subarray(HEADER), records);
+    if (crc < 0) throw new Error('raft journal: malformed segment records');
+    head.writeUInt32BE(crc, 4);
+    const total = head.length + records.length;
+    if (this.size + total > this.prepared) this.prepare(this.size + total);
+    fs.writevSync(this.fd, [head, records], this.size);
+    this.size += total;
+    this.dirty = true;
+  }
 
   private write(group: number, kind: number, body: Buffer): void {
     const rec = Buffer.allocUnsafe(HEADER + BODY_HEADER + body.length);
@@ -234,15 +256,19 @@ export class HostJournal {
         const len = buf.readUInt32BE(o);
         if (len < BODY_HEADER || o + HEADER + len > buf.length) break;
         const payload = buf.subarray(o + HEADER, o + HEADER + len);
-        if (crc32c(payload) !== buf.readUInt32BE(o + 4)) break; // torn tail: nothing after it was acknowledged
-        const group = payload.readUInt32BE(0);
         const kind = payload[4];
+        const crc =
+          kind === APPEND_RECORDS
+            ? innerChecksum(payload.subarray(0, BODY_HEADER), payload.subarray(BODY_HEADER), true)
+            : crc32c(payload);
+        if (crc !== buf.readUInt32BE(o + 4)) break; // torn tail: nothing after it was acknowledged
+        const group = payload.readUInt32BE(0);
         if (kind === BARRIER) this.recovered.delete(group);
-        else if (kind === APPEND || kind === HARD_STATE) {
+        else if (kind === APPEND || kind === APPEND_RECORDS || kind === HARD_STATE) {
           let list = this.recovered.get(group);
           if (!list) this.recovered.set(group, (list = []));
           const body = Buffer.from(payload.subarray(BODY_HEADER));
-          list.push({ kind: kind === APPEND ? 'append' : 'hardState', body });
+          list.push({ kind: kind === HARD_STATE ? 'hardState' : 'append', body });
         }
         o += HEADER + len;
       }
@@ -263,4 +289,26 @@ function fsyncDir(dir: string): void {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * Checksum of an APPEND_RECORDS record: crc32c of its (group, kind) header continued over the crc of each
+ * inner record. -1 when the records do not tile the body exactly, or (verify) when a record's own crc
+ * does not match its payload: a torn or corrupt record.
+ */
+function innerChecksum(bodyHeader: Buffer, records: Buffer, verify = false): number {
+  let crc = crc32c(bodyHeader);
+  const crcBytes = Buffer.allocUnsafe(4);
+  let o = 0;
+  while (o < records.length) {
+    if (o + INNER_HEADER > records.length) return -1;
+    const len = records.readUInt32BE(o);
+    if (o + INNER_HEADER + len > records.length) return -1;
+    const inner = records.readUInt32BE(o + 4);
+    if (verify && crc32c(records.subarray(o + INNER_HEADER, o + INNER_HEADER + len)) !== inner) return -1;
+    crcBytes.writeUInt32BE(inner, 0);
+    crc = crc32c(crcBytes, crc);
+    o += INNER_HEADER + len;
+  }
+  return crc;
 }

@@ -156,6 +156,12 @@ async function main(): Promise<void> {
   });
   server.listen(args.clientPort, '127.0.0.1', () => process.stdout.write(`kv-node ${args.id} ready\n`));
   const shutdown = (): void => {
+    // RAFT_KV_STATS=1: say how the work was batched (benchmark diagnostics).
+    if (process.env.RAFT_KV_STATS) {
+      process.stderr.write(
+        `kv-node ${args.id} ${JSON.stringify({ host: host.counters, journal: journal?.counters })}\n`,
+      );
+    }
     server.close();
     void host.stop().then(() => process.exit(0));
   };

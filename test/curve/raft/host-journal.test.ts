@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { bootstrapState } from '../../../src/curve/raft/bootstrap';
 import { FileStorage } from '../../../src/curve/raft/file-storage';
 import { HostJournal } from '../../../src/curve/raft/host-journal';
+import { crc32c } from '../../../src/iscsi/crc32c';
 import { Entry, EntryType } from '../../../src/curve/raft/types';
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'raft-journal-'));
@@ -243,3 +244,78 @@ t.test(
     j.close();
   },
 );
+
+/** The journal records of a file: [offset, payload] up to the first zero length. */
+function journalRecords(buf: Buffer): { at: number; payload: Buffer }[] {
+  const out: { at: number; payload: Buffer }[] = [];
+  for (let o = 0; o + 8 <= buf.length && buf.readUInt32BE(o) !== 0; o += 8 + buf.readUInt32BE(o)) {
+    out.push({ at: o, payload: buf.subarray(o + 8, o + 8 + buf.readUInt32BE(o)) });
+  }
+  return out;
+}
+
+t.test('an append record whose entry bytes were torn is cut with everything after it', async (t) => {
+  const dir = tmp();
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  let { j, groups } = openGroups(dir, 1);
+  groups[0].initialState(boot);
+  groups[0].append([entry(4, 2, 'x'.repeat(3000))]);
+  groups[0].append([entry(5, 2, 'y'.repeat(3000)), entry(6, 2)]);
+  await groups[0].syncAsync();
+  groups[0].close();
+  j.close();
+  const jdir = path.join(dir, 'journal');
+  const file = path.join(jdir, fs.readdirSync(jdir)[0]);
+  const buf = fs.readFileSync(file);
+  const recs = journalRecords(buf);
+  const last = recs[recs.length - 1];
+  t.equal(last.payload[4], 4, 'appends are written as APPEND_RECORDS (kind 4)');
+  t.ok(last.payload.includes(Buffer.from('y'.repeat(3000))), 'the entry bytes are in the record as written');
+  // Damage one byte of entry 5's data: only its own record crc can tell.
+  const at = last.at + 8 + last.payload.indexOf(Buffer.from('yyyy')) + 100;
+  const fd = fs.openSync(file, 'r+');
+  fs.writeSync(fd, Buffer.from('z'), 0, 1, at);
+  fs.closeSync(fd);
+  loseUnsyncedSegments(path.join(dir, 'g1'), 1);
+
+  ({ j, groups } = openGroups(dir, 1));
+  t.same(
+    view(groups[0].initialState(boot).entries)
+      .slice(3)
+      .map((v) => v.slice(0, 8)),
+    ['4/2/0/xx'],
+    'entry 4 replays; the damaged record (entries 5, 6) is treated as a torn tail',
+  );
+  groups[0].close();
+  j.close();
+});
+
+t.test('journal files written with the older APPEND kind (whole-payload crc) still replay', async (t) => {
+  const dir = tmp();
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  let { j, groups } = openGroups(dir, 1);
+  groups[0].initialState(boot);
+  groups[0].append([entry(4, 2), entry(5, 2)]);
+  await groups[0].syncAsync();
+  groups[0].close();
+  j.close();
+  // Rewrite each APPEND_RECORDS record as the previous release wrote it: kind 1, crc over the payload.
+  const jdir = path.join(dir, 'journal');
+  const file = path.join(jdir, fs.readdirSync(jdir)[0]);
+  const buf = fs.readFileSync(file);
+  let rewritten = 0;
+  for (const r of journalRecords(buf)) {
+    if (r.payload[4] !== 4) continue;
+    r.payload[4] = 1;
+    buf.writeUInt32BE(crc32c(r.payload), r.at + 4);
+    rewritten++;
+  }
+  t.ok(rewritten > 0, `${rewritten} append records rewritten in the older format`);
+  fs.writeFileSync(file, buf);
+  loseUnsyncedSegments(path.join(dir, 'g1'), 1);
+
+  ({ j, groups } = openGroups(dir, 1));
+  t.same(view(groups[0].initialState(boot).entries).slice(3), ['4/2/0/e4', '5/2/0/e5']);
+  groups[0].close();
+  j.close();
+});

@@ -165,10 +165,10 @@ export class KvCluster {
   }
 
   async stopAll(): Promise<void> {
-    // Profiled replicas (RAFT_KV_NODE_FLAGS=--cpu-prof) only write their profile on a clean exit.
-    const signal: NodeJS.Signals = process.env.RAFT_KV_NODE_FLAGS?.includes('--cpu-prof')
-      ? 'SIGTERM'
-      : 'SIGKILL';
+    // Profiled replicas (RAFT_KV_NODE_FLAGS=--cpu-prof) write their profile, and RAFT_KV_STATS their
+    // counters, only on a clean exit.
+    const clean = process.env.RAFT_KV_NODE_FLAGS?.includes('--cpu-prof') || process.env.RAFT_KV_STATS;
+    const signal: NodeJS.Signals = clean ? 'SIGTERM' : 'SIGKILL';
     await Promise.all([...this.procs.keys()].map((id) => this.kill(id, signal)));
   }
 
