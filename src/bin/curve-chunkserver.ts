@@ -38,6 +38,11 @@ async function main(): Promise<number> {
     .option('election-ticks', { type: 'number' })
     .option('snapshot-interval-entries', { type: 'number' })
     .option('snapshot-retain-entries', { type: 'number' })
+    .option('snapshot-interval-bytes', {
+      type: 'number',
+      describe: 'also snapshot after this many bytes of entries (bounds the in-memory log; 0 = off)',
+    })
+    .option('snapshot-retain-bytes', { type: 'number', describe: 'log bytes kept below a snapshot' })
     .option('raft-segment-bytes', { type: 'number' })
     .option('snapshot-throttle', { type: 'number', describe: 'snapshot copy bytes/s (0 = unlimited)' })
     .option('max-inflight', { type: 'number' })
@@ -65,6 +70,8 @@ async function main(): Promise<number> {
     electionTicks: argv['election-ticks'],
     snapshotIntervalEntries: argv['snapshot-interval-entries'],
     snapshotRetainEntries: argv['snapshot-retain-entries'],
+    snapshotIntervalBytes: argv['snapshot-interval-bytes'],
+    snapshotRetainBytes: argv['snapshot-retain-bytes'],
     raftSegmentBytes: argv['raft-segment-bytes'],
     snapshotThrottleBytesPerSec: argv['snapshot-throttle'],
     maxInflightRequests: argv['max-inflight'],

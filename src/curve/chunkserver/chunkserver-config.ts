@@ -29,6 +29,10 @@ export interface ChunkserverConfig {
   electionTicks: number;
   snapshotIntervalEntries: number;
   snapshotRetainEntries: number;
+  /** Also snapshot once this many bytes of entries were applied since the last one (0: no byte limit). */
+  snapshotIntervalBytes: number;
+  /** Keep at most this many bytes of entries below a snapshot (with snapshotRetainEntries). */
+  snapshotRetainBytes: number;
   raftSegmentBytes: number;
   snapshotThrottleBytesPerSec: number;
   maxInflightRequests: number;
@@ -55,6 +59,8 @@ export const DEFAULT_CONFIG: ChunkserverConfig = {
   electionTicks: 10,
   snapshotIntervalEntries: 100_000,
   snapshotRetainEntries: 1000,
+  snapshotIntervalBytes: 64 << 20,
+  snapshotRetainBytes: 8 << 20,
   raftSegmentBytes: 64 << 20,
   snapshotThrottleBytesPerSec: 100 << 20,
   maxInflightRequests: 4096,
@@ -128,6 +134,8 @@ export function validateConfig(cfg: ChunkserverConfig): void {
   int('electionTicks', 3);
   int('snapshotIntervalEntries', 0);
   int('snapshotRetainEntries', 0);
+  int('snapshotIntervalBytes', 0);
+  int('snapshotRetainBytes', 0);
   int('raftSegmentBytes', 4096);
   int('snapshotThrottleBytesPerSec', 0);
   int('maxInflightRequests', 1);

@@ -89,6 +89,8 @@ export class Chunkserver {
       self: endpoint,
       snapshotIntervalEntries: cfg.snapshotIntervalEntries,
       snapshotRetainEntries: cfg.snapshotRetainEntries,
+      snapshotIntervalBytes: cfg.snapshotIntervalBytes,
+      snapshotRetainBytes: cfg.snapshotRetainBytes,
       raftSegmentBytes: cfg.raftSegmentBytes,
       snapshotThrottleBytesPerSec: cfg.snapshotThrottleBytesPerSec,
       journal,

@@ -25,6 +25,8 @@ export interface CopysetManagerOptions {
   self: string;
   snapshotIntervalEntries: number;
   snapshotRetainEntries: number;
+  snapshotIntervalBytes: number;
+  snapshotRetainBytes: number;
   raftSegmentBytes: number;
   snapshotThrottleBytesPerSec: number;
   /** Shared Raft journal of this chunkserver (one fdatasync per flush for all copysets). */
@@ -115,6 +117,8 @@ export class CopysetManager {
       initialPeers: peers,
       snapshotIntervalEntries: o.snapshotIntervalEntries,
       snapshotRetainEntries: o.snapshotRetainEntries,
+      snapshotIntervalBytes: o.snapshotIntervalBytes,
+      snapshotRetainBytes: o.snapshotRetainBytes,
       raftSegmentBytes: o.raftSegmentBytes,
       snapshotThrottleBytesPerSec: o.snapshotThrottleBytesPerSec,
       journal: o.journal,

@@ -45,6 +45,13 @@ export interface CopysetNodeOptions {
   snapshotIntervalEntries: number;
   /** Entries kept in the log below a snapshot for followers slightly behind. */
   snapshotRetainEntries: number;
+  /**
+   * Also snapshot after this many bytes of applied entries (0: no byte limit). The Raft log keeps every
+   * entry in memory until a snapshot compacts it: an entry count alone lets 1 MiB writes pin gigabytes.
+   */
+  snapshotIntervalBytes?: number;
+  /** At most this many bytes of entries are kept below a snapshot (0: no byte limit). */
+  snapshotRetainBytes?: number;
   raftSegmentBytes: number;
   /**
    * The host's shared Raft journal: this group's appends become durable with the one fdatasync that
@@ -98,6 +105,8 @@ export class CopysetNode {
   private restoringTo = 0;
   private confEpoch = 0;
   private lastSnapshotIndex = 0;
+  /** Bytes of entries applied since the last snapshot. */
+  private bytesSinceSnapshot = 0;
   private snapshotting = false;
   private closed = false;
   deleted = false;
@@ -246,6 +255,7 @@ export class CopysetNode {
   // ---- state machine ----
 
   private apply(e: Entry): void {
+    this.bytesSinceSnapshot += e.data.length;
     if (e.type === EntryType.ConfChange) {
       this.confEpoch++;
       try {
@@ -481,8 +491,12 @@ export class CopysetNode {
 
   private maybeSnapshot(): void {
     const every = this.opts.snapshotIntervalEntries;
-    if (every <= 0 || this.snapshotting || this.closed || this.deleted || this.restoringTo) return;
-    if (this.applied - this.lastSnapshotIndex < every) return;
+    const everyBytes = this.opts.snapshotIntervalBytes ?? 0;
+    if (every <= 0 && everyBytes <= 0) return;
+    if (this.snapshotting || this.closed || this.deleted || this.restoringTo) return;
+    const byEntries = every > 0 && this.applied - this.lastSnapshotIndex >= every;
+    const byBytes = everyBytes > 0 && this.bytesSinceSnapshot >= everyBytes;
+    if (!byEntries && !byBytes) return;
     this.snapshotting = true;
     void this.takeSnapshot()
       .catch((err: unknown) => this.log.warn('snapshot failed', { err: err as Error }))
@@ -496,20 +510,38 @@ export class CopysetNode {
     // nothing in flight instead starves snapshots under a steady write load.
     const index = this.applied;
     if (!this.core.canSnapshotAt(index)) return; // a configuration change is being applied: try later
-    await this.datastore.syncAll();
+    // saveSnapshot fsyncs this group's log files on the event loop; do the bulk of it on the pool first.
+    await Promise.all([this.datastore.syncAll(), this.storage.syncFilesAsync()]);
     if (this.closed || this.deleted || !this.core.canSnapshotAt(index)) return;
     const data: SnapshotData = {
       epoch: this.confEpoch,
       creator: this.opts.self,
       addresses: Object.fromEntries([...this.addresses].map(([k, v]) => [String(k), v])),
     };
-    const retain = this.opts.snapshotRetainEntries;
+    const retain = this.retainBelow(index);
+    this.bytesSinceSnapshot = 0;
     const snap = this.core.createSnapshot(Buffer.from(JSON.stringify(data)), retain, index);
     this.storage.saveSnapshot(snap, Math.max(0, snap.meta.index - retain));
     this.writeMarker(snap.meta.index);
     this.lastSnapshotIndex = snap.meta.index;
     this.counters.snapshotsTaken++;
     this.log.info('snapshot taken', { index: snap.meta.index, firstLogIndex: this.core.log.firstIndex() });
+  }
+
+  /** Entries to keep below a snapshot at `index`: snapshotRetainEntries, fewer if they exceed the byte cap. */
+  private retainBelow(index: number): number {
+    const maxEntries = this.opts.snapshotRetainEntries;
+    const maxBytes = this.opts.snapshotRetainBytes ?? 0;
+    if (maxBytes <= 0) return maxEntries;
+    const first = this.core.log.firstIndex();
+    let n = 0;
+    let bytes = 0;
+    while (n < maxEntries && index - n >= first) {
+      bytes += this.core.log.entry(index - n).data.length;
+      if (bytes > maxBytes) break;
+      n++;
+    }
+    return n;
   }
 
   private readMarker(): number {
