@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=64
 // curve-chunkserver: one chunkserver (one data directory = one disk).
 //   curve-chunkserver [--config cs.json] [--ip IP] [--port N] [--listen HOST[:PORT]] [--data-dir DIR]
 //                     [--mds a:p,b:p] ...
@@ -49,11 +49,14 @@ async function main(): Promise<number> {
     .option('heartbeat-interval-ms', { type: 'number' })
     .option('metrics', { type: 'string', describe: 'host:port or off' })
     .strict()
+    .help()
     .exitProcess(false)
     .fail((msg, err) => {
       throw new ConfigError(msg ?? err?.message ?? 'bad arguments');
     })
     .parseSync();
+  // With exitProcess(false) yargs prints the help and returns: do not go on to start a chunkserver.
+  if (argv.help) return 0;
   const flags: Partial<ChunkserverConfig> = {
     ip: argv.ip,
     port: argv.port,

@@ -15,6 +15,7 @@ import * as readline from 'node:readline';
 import yargs from 'yargs';
 import { MdsClient } from '../curve/mds/mds-client';
 import { parseTopologyFile, planTopologyApply, type TopologyFile } from '../curve/mds/topology-file';
+import { DAEMON_NODE_FLAGS } from '../common/daemon-node-flags';
 
 const ZONES = 3;
 const OWNER = 'root';
@@ -158,7 +159,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * Extra node options for every daemon, e.g. CURVE_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'
  * (options NODE_OPTIONS does not allow, such as --cpu-prof).
  */
-const NODE_ARGS = (process.env.CURVE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+const NODE_ARGS = [...DAEMON_NODE_FLAGS, ...(process.env.CURVE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
 
 /** One supervised daemon: logs forwarded with a prefix, restarted when it dies unless we are stopping. */
 class Daemon {

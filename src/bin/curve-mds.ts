@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=64
 // curve-mds: the Curve metadata server. Config from a JSON file (--config) and flags (flags win).
 // Exit codes: 0 after a clean shutdown, 1 on a runtime failure, 2 on bad configuration.
 import yargs from 'yargs';

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=64
 // tgtd: the iSCSI target daemon, with tgt's options: -f/--foreground, -D/--nodaemonize, -C/--control-port,
 // -d/--debug, -p/--pid-file, -t/--nr_iothreads, --iscsi portal=...,nop_interval=S,nop_count=N, -V, -h.
 // Ours besides: --state-dir DIR (persistent LU state), --metrics ADDR:PORT|off.
@@ -230,10 +230,14 @@ function parseMetricsAddress(spec: string): { address: string; port: number } {
 /** Without -f/-D, run ourselves in the background (like tgt) and return once the child answers on
  *  its control socket (so a tgtadm run right after `tgtd` finds it), or exits. */
 function daemonize(controlPort: number): void {
-  const child = spawn(process.execPath, [process.argv[1], ...process.argv.slice(2), '-f'], {
-    detached: true,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, process.argv[1], ...process.argv.slice(2), '-f'],
+    {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   const socketPath = controlSocketPath(controlPort, { create: false });
   const started = Date.now();
   child.once('exit', (code) => process.exit(code ?? 1));

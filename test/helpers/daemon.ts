@@ -14,6 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { DAEMON_NODE_FLAGS } from '../../src/common/daemon-node-flags';
 
 export type TgtdImpl = 'ours' | 'debian';
 
@@ -235,7 +236,7 @@ export async function startTgtd(opts: StartOptions = {}): Promise<Daemon> {
       throw new Error(`our tgtd is not built: ${bins.tgtd} is missing (run 'npm run build' or set TGTD_BIN)`);
     }
     cmd = process.execPath;
-    args = [bins.tgtd, ...daemonArgs, ...(opts.args ?? [])];
+    args = [...DAEMON_NODE_FLAGS, bins.tgtd, ...daemonArgs, ...(opts.args ?? [])];
     adminCmd = process.execPath;
     adminPrefix = [bins.tgtadm];
   }

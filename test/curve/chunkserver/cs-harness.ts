@@ -10,6 +10,7 @@ import { cliServiceCtor, copysetServiceCtor } from '../../../src/curve/chunkserv
 import { createGrpcClient, grpcCall } from '../../../src/curve/rpc/grpc';
 import { chunkServiceMethods } from '../../../src/curve/rpc/chunk-methods';
 import { RpcClient } from '../../../src/curve/rpc/rpc-client';
+import { DAEMON_NODE_FLAGS } from '../../../src/common/daemon-node-flags';
 
 export const BIN = path.resolve(__dirname, '../../../src/bin/curve-chunkserver.js');
 
@@ -58,6 +59,7 @@ export async function startChunkserver(
     process.execPath,
     // CS_NODE_ARGS passes node flags to every chunkserver, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
     [
+      ...DAEMON_NODE_FLAGS,
       ...(process.env.CS_NODE_ARGS ?? '').split(' ').filter(Boolean),
       BIN,
       '--ip',

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { MdsClient } from '../../../src/curve/mds/mds-client';
 import { freePort } from './etcd-harness';
+import { DAEMON_NODE_FLAGS } from '../../../src/common/daemon-node-flags';
 
 const DIST_BIN = path.resolve(__dirname, '../../../src/bin');
 export const MDS_BIN = path.join(DIST_BIN, 'curve-mds.js');
@@ -24,7 +25,7 @@ export interface Proc {
 }
 
 export function spawnDaemon(name: string, bin: string, args: string[], readyText: string): Promise<Proc> {
-  const child = spawn(process.execPath, [bin, ...args], {
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, bin, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn' },
   });

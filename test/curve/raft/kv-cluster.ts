@@ -11,6 +11,7 @@ import {
   encodeBinaryPut,
 } from '../../../src/curve/raft/kv-client-codec';
 import { FrameReader, frame } from '../../../src/curve/raft/tcp-transport';
+import { DAEMON_NODE_FLAGS } from '../../../src/common/daemon-node-flags';
 
 export const KV_NODE_MAIN = path.join(__dirname, '../../../src/curve/raft/kv-node-main.js');
 
@@ -138,6 +139,7 @@ export class KvCluster {
       process.execPath,
       [
         // e.g. RAFT_KV_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the replicas.
+        ...DAEMON_NODE_FLAGS,
         ...(process.env.RAFT_KV_NODE_FLAGS ?? '').split(' ').filter(Boolean),
         KV_NODE_MAIN,
         ...['--id', String(id), '--dir', path.join(this.dir, `n${id}`), '--peers', peers],
