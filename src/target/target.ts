@@ -96,10 +96,11 @@ export class Target implements IscsiTargetView {
   async execute(task: ScsiTask): Promise<ScsiResult> {
     // tgt answers commands to an offline target with a busy status (target_cmd_queue -EBUSY).
     if (this.ownState !== 'ready') return { status: ScsiStatus.Busy };
-    const lunList = this.sortedLuns().map((l) => l.lun);
-    if (task.cdb.length > 0 && task.cdb[0] === REPORT_LUNS) return this.deps.reportLuns(task, lunList);
+    // The LUN list is only needed for REPORT LUNS and unknown LUNs: not sorted on every I/O.
+    const lunList = (): number[] => this.sortedLuns().map((l) => l.lun);
+    if (task.cdb.length > 0 && task.cdb[0] === REPORT_LUNS) return this.deps.reportLuns(task, lunList());
     const lu = this.luns.get(task.lun);
-    if (!lu) return this.deps.unknownLun(task, lunList);
+    if (!lu) return this.deps.unknownLun(task, lunList());
     const device = lu.device;
     const stats = lu.stats;
     const perNexus = stats.nexus(task.nexus.id);
