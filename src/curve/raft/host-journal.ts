@@ -15,6 +15,7 @@
 //   next (snapshot): ignore its earlier records on replay. Both: crc = crc32c(whole payload).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { crc32c } from '../../iscsi/crc32c';
 
 const HEADER = 8;
@@ -33,6 +34,12 @@ export interface JournalRecord {
   body: Buffer;
 }
 const PREFIX = 'journal-';
+/** A pre-created next journal file (see HostJournal.spare); never read by recovery, deleted on open. */
+const SPARE_PREFIX = 'spare-';
+
+function journalName(seq: number): string {
+  return `${PREFIX}${String(seq).padStart(20, '0')}.log`;
+}
 /**
  * The journal file is zero-filled this far ahead of the writes. An fdatasync after overwriting blocks
  * that already exist flushes only data; after an append it must also commit the file's new size and
@@ -62,6 +69,15 @@ export class HostJournal {
   private inflight: Promise<void> | null = null;
   private next: Promise<void> | null = null;
   private recovering = true;
+  /**
+   * The next journal file, created, zero-filled and with its name made durable on the thread pool ahead
+   * of the checkpoint that switches to it (so the switch does no file creation or fsync on the event loop).
+   */
+  private spare: { fd: number; seq: number; prepared: number; file: string } | null = null;
+  /** The directory fsync that makes the current file's name durable, while it runs (after a switch). */
+  private nameSync: Promise<void> | null = null;
+  private spareInProgress = false;
+  private closed = false;
   private checkpointing = false;
   /** Group files written since the current journal file started. */
   private written = new Set<JournaledFiles>();
@@ -139,7 +155,10 @@ export class HostJournal {
     this.dirty = false;
     this.counters.syncs++;
     const fd = this.fd;
-    const p = new Promise<void>((ok, fail) => fs.fdatasync(fd, (e) => (e ? fail(e) : ok())));
+    const nameSync = this.nameSync;
+    const data = new Promise<void>((ok, fail) => fs.fdatasync(fd, (e) => (e ? fail(e) : ok())));
+    // After a switch to a spare file, its new name must be durable too before anything in it counts.
+    const p = nameSync ? Promise.all([data, nameSync]).then(() => undefined) : data;
     this.inflight = p.finally(() => {
       this.inflight = null;
     });
@@ -151,11 +170,18 @@ export class HostJournal {
     this.dirty = false;
     this.counters.syncs++;
     fs.fdatasyncSync(this.fd);
+    if (this.nameSync) fsyncDir(this.dir);
   }
 
   close(): void {
+    this.closed = true;
     if (this.fd >= 0 && !this.inflight && !this.checkpointing) fs.closeSync(this.fd);
     this.fd = -1;
+    if (this.spare) {
+      fs.closeSync(this.spare.fd);
+      fs.rmSync(this.spare.file, { force: true });
+    }
+    this.spare = null;
   }
 
   // ---- internals ----
@@ -208,20 +234,41 @@ export class HostJournal {
     const oldSeq = this.seq;
     const files = this.written;
     this.written = new Set();
-    this.openNew(this.seq + 1);
+    const spare = this.spare;
+    if (spare && spare.seq === this.seq + 1) {
+      this.spare = null;
+      // A rename is a quick metadata change; the directory fsync that makes it durable runs on the pool
+      // and every sync of writes into the new file waits for it.
+      fs.renameSync(spare.file, path.join(this.dir, journalName(spare.seq)));
+      this.seq = spare.seq;
+      this.fd = spare.fd;
+      this.size = 0;
+      this.prepared = spare.prepared;
+      const named: Promise<void> = fsyncDirAsync(this.dir).then(() => {
+        if (this.nameSync === named) this.nameSync = null;
+      });
+      this.nameSync = named;
+    } else {
+      this.openNew(this.seq + 1);
+    }
+    this.prepareSpare();
     void (async () => {
       try {
         await Promise.all([...files].map((f) => f.syncFilesAsync()));
         // The new file and its name must be durable before the old one disappears.
         await new Promise<void>((ok, fail) => fs.fsync(this.fd, (e) => (e ? fail(e) : ok())));
-        for (const f of this.journalFiles()) {
-          if (seqOf(f) <= oldSeq) fs.rmSync(path.join(this.dir, f), { force: true });
+        if (this.inflight) await this.inflight.catch(() => {});
+        // On the thread pool: dropping the last reference to a 256 MiB file frees its blocks inside
+        // close()/unlink(), which took ~300 ms on the event loop.
+        await pClose(old);
+        for (const f of await fs.promises.readdir(this.dir)) {
+          if (f.startsWith(PREFIX) && f.endsWith('.log') && seqOf(f) <= oldSeq) {
+            await fs.promises.rm(path.join(this.dir, f), { force: true });
+          }
         }
-        fsyncDir(this.dir);
+        await fsyncDirAsync(this.dir);
         this.counters.checkpoints++;
       } finally {
-        if (this.inflight) await this.inflight.catch(() => {});
-        fs.closeSync(old);
         this.checkpointing = false;
       }
     })().catch((err: unknown) =>
@@ -229,6 +276,38 @@ export class HostJournal {
         throw err;
       }),
     );
+  }
+
+  /** Create the next journal file in the background (see `spare`); a failure just leaves none. */
+  private prepareSpare(): void {
+    if (this.spareInProgress || this.spare || this.closed) return;
+    this.spareInProgress = true;
+    const seq = this.seq + 1;
+    const file = path.join(this.dir, `${SPARE_PREFIX}${String(seq).padStart(20, '0')}.tmp`);
+    void (async () => {
+      const fd = await pOpen(file, 'w+');
+      try {
+        for (let o = 0; o < PREALLOC_BYTES; o += ZEROS.length) {
+          await pWrite(fd, ZEROS, 0, Math.min(ZEROS.length, PREALLOC_BYTES - o), o);
+        }
+        await pFdatasync(fd);
+      } catch (err) {
+        await pClose(fd);
+        throw err;
+      }
+      if (this.closed || this.seq + 1 !== seq) {
+        await pClose(fd);
+        if (!this.closed) await fs.promises.rm(file, { force: true });
+        return;
+      }
+      this.spare = { fd, seq, prepared: PREALLOC_BYTES, file };
+    })()
+      .catch(() => {
+        // No spare: the next checkpoint creates its file itself.
+      })
+      .finally(() => {
+        this.spareInProgress = false;
+      });
   }
 
   private openNew(seq: number): void {
@@ -247,6 +326,9 @@ export class HostJournal {
   }
 
   private recover(): void {
+    for (const f of fs.readdirSync(this.dir)) {
+      if (f.startsWith(SPARE_PREFIX)) fs.rmSync(path.join(this.dir, f), { force: true });
+    }
     let last = 0;
     for (const f of this.journalFiles()) {
       last = Math.max(last, seqOf(f));
@@ -275,6 +357,7 @@ export class HostJournal {
     }
     // Old files stay until the first checkpoint; new writes go to a new file so a torn tail is never extended.
     this.openNew(last + 1);
+    this.prepareSpare();
   }
 }
 
@@ -311,4 +394,19 @@ function innerChecksum(bodyHeader: Buffer, records: Buffer, verify = false): num
     o += INNER_HEADER + len;
   }
   return crc;
+}
+
+const pOpen = promisify(fs.open);
+const pWrite = (fd: number, buf: Buffer, off: number, len: number, pos: number): Promise<number> =>
+  new Promise((ok, fail) => fs.write(fd, buf, off, len, pos, (e, n) => (e ? fail(e) : ok(n))));
+const pFdatasync = promisify(fs.fdatasync);
+const pClose = promisify(fs.close);
+
+async function fsyncDirAsync(dir: string): Promise<void> {
+  const fh = await fs.promises.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }

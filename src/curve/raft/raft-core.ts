@@ -115,6 +115,12 @@ export class RaftCore {
   snapshot: Snapshot | null;
   private snapshotToInstall: Snapshot | null = null;
   private pendingBroadcast = false;
+  /**
+   * The commit index advanced: tell the followers at the next Ready. Appends already queued for a follower
+   * carry it (their commit is raised); only a follower with nothing queued gets an append of its own. Under
+   * load an append is nearly always queued, so a commit no longer costs a message per follower.
+   */
+  private pendingCommitNotice = false;
   private prevHard: HardState;
   private prevSoft: SoftState;
   private outstanding: Outstanding[] = [];
@@ -373,6 +379,7 @@ export class RaftCore {
     return (
       this.msgs.length > 0 ||
       this.pendingBroadcast ||
+      this.pendingCommitNotice ||
       this.log.handedOut < this.log.lastIndex() ||
       this.log.applied < this.log.committed ||
       this.snapshotToInstall !== null ||
@@ -392,7 +399,11 @@ export class RaftCore {
     }
     if (this.pendingBroadcast) {
       this.pendingBroadcast = false;
+      this.pendingCommitNotice = false;
       if (this.role === 'leader') this.broadcastAppend();
+    } else if (this.pendingCommitNotice) {
+      this.pendingCommitNotice = false;
+      if (this.role === 'leader') this.noticeCommit();
     }
     const entriesToPersist = this.log.unpersisted();
     this.log.handedOut = this.log.lastIndex();
@@ -439,7 +450,7 @@ export class RaftCore {
     }
     if (this.role === 'leader') {
       const self = this.prs.get(this.id);
-      if (self && self.maybeUpdate(this.log.stable) && this.maybeCommit()) this.pendingBroadcast = true;
+      if (self && self.maybeUpdate(this.log.stable) && this.maybeCommit()) this.pendingCommitNotice = true;
     }
   }
 
@@ -481,7 +492,8 @@ export class RaftCore {
     if (this.role !== 'leader' || this.leadTransferee !== NONE) return false;
     const last = this.log.lastIndex();
     if (this.log.committed !== last || this.log.applied !== last || this.log.stable !== last) return false;
-    if (this.pendingReads.length || this.readsAwaitingCommit.length || this.pendingBroadcast) return false;
+    if (this.pendingReads.length || this.readsAwaitingCommit.length) return false;
+    if (this.pendingBroadcast || this.pendingCommitNotice) return false;
     for (const [id, pr] of this.prs) if (id !== this.id && pr.match !== last) return false;
     return true;
   }
@@ -685,6 +697,18 @@ export class RaftCore {
     return index;
   }
 
+  private noticeCommit(): void {
+    const committed = this.log.committed;
+    const told = new Set<NodeId>();
+    for (const m of this.msgs) {
+      if (m.type !== 'app' || m.from !== this.id || m.term !== this.term) continue;
+      // A follower commits min(commit, last index of the append): a newer commit is always safe to send.
+      if (m.commit < committed) m.commit = committed;
+      told.add(m.to);
+    }
+    for (const id of this.prs.keys()) if (id !== this.id && !told.has(id)) this.sendAppend(id, true);
+  }
+
   private broadcastAppend(): void {
     for (const id of this.prs.keys()) {
       if (id === this.id) continue;
@@ -777,8 +801,8 @@ export class RaftCore {
     if (pr.state === 'probe') pr.becomeReplicate();
     else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) pr.becomeReplicate();
     else if (pr.state === 'replicate') pr.inflights.freeTo(m.index);
-    if (this.maybeCommit()) this.pendingBroadcast = true;
-    else if (wasPaused) this.sendAppend(m.from, true);
+    if (this.maybeCommit()) this.pendingCommitNotice = true;
+    if (wasPaused) this.sendAppend(m.from, true);
     while (this.sendAppend(m.from, false));
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
   }

@@ -18,6 +18,12 @@ const entry = (index: number, term: number, data = `e${index}`): Entry => ({
   data: new TextEncoder().encode(data),
 });
 const boot = bootstrapState([1, 2, 3]);
+/** The journal's record files, oldest first (the pre-created spare-*.tmp file is not one of them). */
+const journalFiles = (jdir: string): string[] =>
+  fs
+    .readdirSync(jdir)
+    .filter((f) => f.startsWith('journal-'))
+    .sort();
 const view = (es: Entry[]): string[] =>
   es.map((e) => `${e.index}/${e.term}/${e.type}/${Buffer.from(e.data).toString()}`);
 
@@ -117,7 +123,7 @@ t.test('a checkpoint fsyncs the group files and deletes old journal files', asyn
     if (index > 500) break;
   }
   t.equal(j.counters.checkpoints, 1, 'checkpointed once the journal passed 64 KiB');
-  const journals = fs.readdirSync(path.join(dir, 'journal'));
+  const journals = journalFiles(path.join(dir, 'journal'));
   t.equal(journals.length, 1, 'only the current journal file is left');
   for (const s of groups) s.close();
   j.close();
@@ -137,13 +143,13 @@ t.test('a torn journal tail is ignored and never extended', async (t) => {
   groups[0].close();
   j.close();
   const jdir = path.join(dir, 'journal');
-  const file = path.join(jdir, fs.readdirSync(jdir)[0]);
+  const file = path.join(jdir, journalFiles(jdir)[0]);
   fs.appendFileSync(file, Buffer.from([0, 0, 0, 40, 1, 2, 3]));
   loseUnsyncedSegments(path.join(dir, 'g1'), 1);
 
   ({ j, groups } = openGroups(dir, 1));
   t.same(view(groups[0].initialState(boot).entries).slice(3), ['4/2/0/e4', '5/2/0/e5']);
-  t.equal(fs.readdirSync(jdir).length, 2, 'writes continue in a new journal file');
+  t.equal(journalFiles(jdir).length, 2, 'writes continue in a new journal file');
   groups[0].close();
   j.close();
 });
@@ -158,7 +164,7 @@ t.test('the journal is zero-filled ahead of the writes; a torn record in the zer
   groups[0].close();
   j.close();
   const jdir = path.join(dir, 'journal');
-  const file = path.join(jdir, fs.readdirSync(jdir)[0]);
+  const file = path.join(jdir, journalFiles(jdir)[0]);
   const buf = fs.readFileSync(file);
   t.ok(buf.length >= 4 << 20, `file preallocated (${buf.length} bytes), so fsyncs overwrite existing blocks`);
   // The end of the records: walk the [u32 length][u32 crc] headers to the first zero length.
@@ -233,7 +239,7 @@ t.test(
       await groups[0].syncAsync();
       await new Promise((r) => setTimeout(r, 1));
     }
-    while (fs.readdirSync(path.join(dir, 'journal')).length > 1) await new Promise((r) => setTimeout(r, 5));
+    while (journalFiles(path.join(dir, 'journal')).length > 1) await new Promise((r) => setTimeout(r, 5));
     for (const s of groups) s.close();
     j.close();
     fs.rmSync(path.join(dir, 'journal'), { recursive: true });
@@ -265,7 +271,7 @@ t.test('an append record whose entry bytes were torn is cut with everything afte
   groups[0].close();
   j.close();
   const jdir = path.join(dir, 'journal');
-  const file = path.join(jdir, fs.readdirSync(jdir)[0]);
+  const file = path.join(jdir, journalFiles(jdir)[0]);
   const buf = fs.readFileSync(file);
   const recs = journalRecords(buf);
   const last = recs[recs.length - 1];
@@ -301,7 +307,7 @@ t.test('journal files written with the older APPEND kind (whole-payload crc) sti
   j.close();
   // Rewrite each APPEND_RECORDS record as the previous release wrote it: kind 1, crc over the payload.
   const jdir = path.join(dir, 'journal');
-  const file = path.join(jdir, fs.readdirSync(jdir)[0]);
+  const file = path.join(jdir, journalFiles(jdir)[0]);
   const buf = fs.readFileSync(file);
   let rewritten = 0;
   for (const r of journalRecords(buf)) {
@@ -319,3 +325,56 @@ t.test('journal files written with the older APPEND kind (whole-payload crc) sti
   groups[0].close();
   j.close();
 });
+
+t.test(
+  'checkpoints switch to a journal file created ahead on the thread pool; its records replay',
+  async (t) => {
+    const dir = tmp();
+    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const jdir = path.join(dir, 'journal');
+    let { j, groups } = openGroups(dir, 1, { checkpointBytes: 64 << 10 });
+    groups[0].initialState(boot);
+    j.recoveryDone();
+    // The spare for the next checkpoint is being made: wait for it.
+    const spare = async (): Promise<string[]> => {
+      for (let i = 0; i < 200; i++) {
+        const s = fs.readdirSync(jdir).filter((f) => f.startsWith('spare-'));
+        if (s.length) return s;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      return [];
+    };
+    t.equal((await spare()).length, 1, 'a spare file is prepared while the journal is open');
+    const big = 'y'.repeat(4096);
+    let index = 4;
+    while (j.counters.checkpoints < 2 && index < 1000) {
+      const before = journalFiles(jdir);
+      groups[0].append([entry(index++, 2, big)]);
+      await groups[0].syncAsync();
+      const after = journalFiles(jdir);
+      if (after.join() !== before.join() && after.length > before.length) {
+        const newest = after[after.length - 1];
+        t.ok(
+          fs.statSync(path.join(jdir, newest)).size >= 4 << 20,
+          `${newest} was zero-filled ahead (it is the renamed spare)`,
+        );
+        await spare(); // let the next spare appear before the next checkpoint
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    t.equal(j.counters.checkpoints, 2, 'two checkpoints');
+    groups[0].close();
+    j.close();
+    t.same(
+      fs.readdirSync(jdir).filter((f) => f.startsWith('spare-')),
+      [],
+      'close removes the unused spare',
+    );
+    // (The group's files were fsynced at the checkpoints; what came after replays from the journal.)
+    ({ j, groups } = openGroups(dir, 1));
+    const entries = groups[0].initialState(boot).entries;
+    t.equal(entries[entries.length - 1].index, index - 1, 'every acknowledged append replays');
+    groups[0].close();
+    j.close();
+  },
+);
