@@ -63,6 +63,16 @@ export const RAFT_BATCH: RpcMethod<RaftBatchRequestMsg, Record<string, never>> =
   Empty,
 );
 
+/**
+ * The same batch, one-way (RpcClient.post / RpcServer.handleOneWay): Raft needs no answer to a batch (the
+ * peer's replies are batches of their own), so the empty response frame and its wake-up are saved.
+ */
+export const RAFT_BATCH_POST: RpcMethod<RaftBatchRequestMsg, Record<string, never>> = defineMethod(
+  'curve.chunkserver.internal.RaftService.Post',
+  RaftBatchRequest,
+  Empty,
+);
+
 /** Chunks of a copyset once the source has applied minApplied (snapshot install, step 1). */
 export const SNAPSHOT_LIST_CHUNKS: RpcMethod<ListChunksRequestMsg, ListChunksResponseMsg> = defineMethod(
   'curve.chunkserver.internal.SnapshotService.ListChunks',

@@ -1,13 +1,15 @@
 // A RaftTransport over the chunkserver's data-plane RPC, so Raft shares the chunkserver's one port (as in
 // Curve, where braft rides on the chunkserver's brpc server). Each batch is one call whose attachment is
-// the encoded batch (CRC32C-checked by the RPC layer); the answer is empty and ignored. Control batches go
-// on the RPC client's control lane so votes and heartbeats never queue behind appends.
+// the encoded batch (CRC32C-checked by the RPC layer). Batches are posted one-way (RAFT_BATCH_POST: no
+// response frame); a peer of an older build that does not know that method gets RAFT_BATCH calls, whose
+// empty answers are ignored. Control batches go on the RPC client's control lane so votes and heartbeats
+// never queue behind appends.
 import { createLogger } from '../../common/log';
 import { decodeBatch, encodeBatch, type GroupMessage } from '../raft/message-codec';
 import type { Lane, RaftTransport } from '../raft/transport';
 import type { NodeId } from '../raft/types';
 import type { RpcServer } from '../rpc/rpc-server';
-import { RAFT_BATCH } from './internal-methods';
+import { RAFT_BATCH, RAFT_BATCH_POST, type RaftBatchRequestMsg } from './internal-methods';
 import type { PeerClients } from './peer-clients';
 
 const log = createLogger('raft-rpc-transport');
@@ -26,20 +28,24 @@ export class RaftRpcTransport implements RaftTransport {
     server: RpcServer,
     private readonly timeoutMs = 2000,
   ) {
-    server.handle(RAFT_BATCH, (req, ctx) => {
-      if (this.closed) return { response: {} };
+    const receive = (req: RaftBatchRequestMsg, attachment: Buffer): void => {
+      if (this.closed) return;
       if (req.fromAddress && !this.addresses.has(req.from)) this.addresses.set(req.from, req.fromAddress);
       let batch: GroupMessage[];
       try {
-        batch = decodeBatch(ctx.attachment);
+        batch = decodeBatch(attachment);
       } catch (err) {
         log.warn('undecodable raft batch', { from: req.from, err: err as Error });
-        return { response: {} };
+        return;
       }
       this.counters.received++;
       this.handler(req.from, batch);
+    };
+    server.handle(RAFT_BATCH, (req, ctx) => {
+      receive(req, ctx.attachment);
       return { response: {} };
     });
+    server.handleOneWay(RAFT_BATCH_POST, (req, ctx) => receive(req, ctx.attachment));
   }
 
   learn(node: NodeId, address: string): void {
@@ -54,17 +60,17 @@ export class RaftRpcTransport implements RaftTransport {
       return;
     }
     this.counters.sent++;
-    this.peers
-      .get(address)
-      .call(
-        RAFT_BATCH,
-        { from: this.nodeId, fromAddress: this.selfAddress },
-        { attachment: encodeBatch(batch), lane, timeoutMs: this.timeoutMs },
-      )
-      .catch(() => {
-        // Raft tolerates loss: the leader resends.
-        this.counters.failed++;
-      });
+    const client = this.peers.get(address);
+    const request = { from: this.nodeId, fromAddress: this.selfAddress };
+    const attachment = encodeBatch(batch);
+    if (client.supportsPost(RAFT_BATCH_POST)) {
+      // Raft tolerates loss: a batch dropped because 64 MiB already wait for this peer is resent.
+      if (!client.post(RAFT_BATCH_POST, request, { attachment, lane })) this.counters.dropped++;
+      return;
+    }
+    client.call(RAFT_BATCH, request, { attachment, lane, timeoutMs: this.timeoutMs }).catch(() => {
+      this.counters.failed++;
+    });
   }
 
   onBatch(handler: (from: NodeId, batch: GroupMessage[]) => void): void {

@@ -142,7 +142,13 @@ class ClientConnection {
       return;
     }
     const call = this.pending.get(f.correlationId);
-    if (!call) return; // timed out or cancelled already
+    if (!call) {
+      // Timed out or cancelled already, or a post() the peer does not know (an older build).
+      if (f.flags & FrameFlag.ERROR && decodeErrorBody(f.message).status === RpcStatus.UNKNOWN_METHOD) {
+        this.client.postUnsupported(f.methodId);
+      }
+      return;
+    }
     this.pending.delete(f.correlationId);
     if (f.flags & FrameFlag.ERROR) {
       call.reject(decodeErrorBody(f.message));
@@ -231,6 +237,49 @@ export class RpcClient {
       openConnections: conns.filter((c) => c.isOpen).length,
       reconnects: conns.reduce((s, c) => s + Math.max(0, c.connects - 1), 0),
     };
+  }
+
+  private readonly noPost = new Set<number>();
+
+  /** False once the peer answered a post() of `method` with UNKNOWN_METHOD: use call() instead. */
+  supportsPost<Req, Res>(method: RpcMethod<Req, Res>): boolean {
+    return !this.noPost.has(method.id);
+  }
+
+  /** @internal */
+  postUnsupported(methodId: number): void {
+    this.noPost.add(methodId);
+  }
+
+  /**
+   * One-way: send `request` to a method the server registered with handleOneWay, expect no answer. For
+   * traffic that tolerates loss (Raft resends): when the connection is down it is opened and the frame
+   * sent once it is up; when more than `maxQueuedBytes` wait in the socket already, the frame is dropped
+   * and false returned. No deadline, no in-flight accounting: nothing is held after the write.
+   */
+  post<Req>(
+    method: RpcMethod<Req, unknown>,
+    request: Req,
+    opts: { attachment?: Buffer; lane?: 'data' | 'control'; maxQueuedBytes?: number } = {},
+  ): boolean {
+    if (this.closed) return false;
+    const message = method.requestType.encode(request as object).finish();
+    const lane = opts.lane === 'control' ? this.control : this.data;
+    const conn = pickConnection(lane.conns);
+    const send = (): void => {
+      const framed = conn.framed;
+      if (!framed || framed.isClosed) return;
+      const correlationId = this.nextCorrelationId;
+      this.nextCorrelationId = (this.nextCorrelationId + 1) >>> 0 || 1;
+      framed.send({ flags: 0, correlationId, methodId: method.id, message, attachment: opts.attachment });
+    };
+    if (!conn.isOpen) {
+      conn.open().then(send, () => {});
+      return true;
+    }
+    if (conn.framed!.socket.writableLength > (opts.maxQueuedBytes ?? 64 << 20)) return false;
+    send();
+    return true;
   }
 
   /** Calls `method`; resolves with the decoded response and the response attachment. */

@@ -155,6 +155,10 @@ class ServerConnection {
       return;
     }
     const { method, value: handler } = entry;
+    if (this.server.isOneWay(f.methodId)) {
+      this.dispatchOneWay(f, method, handler);
+      return;
+    }
     if (!f.attachmentCrcOk) {
       this.sendError(
         f.correlationId,
@@ -199,6 +203,23 @@ class ServerConnection {
         (err) => this.complete(f.correlationId, ctx, bytes, err, undefined),
       );
     } else this.complete(f.correlationId, ctx, bytes, undefined, result);
+  }
+
+  private dispatchOneWay(f: Frame, method: RpcMethod, handler: AnyHandler): void {
+    let request: unknown;
+    try {
+      if (!f.attachmentCrcOk) throw new Error('attachment CRC mismatch');
+      request = method.requestType.toObject(method.requestType.decode(f.message), DECODE_OPTIONS);
+    } catch (err) {
+      this.server.droppedOneWay++;
+      log.warn('one-way frame dropped', { method: method.name, err: err as Error });
+      return;
+    }
+    try {
+      void handler(request, new CallContext(method, f.attachment, f.attachmentCrc, this.peer));
+    } catch (err) {
+      log.warn('one-way handler failed', { method: method.name, err: err as Error });
+    }
   }
 
   private complete(
@@ -299,6 +320,7 @@ class ServerConnection {
 
 export class RpcServer {
   private readonly table = new MethodTable<AnyHandler>();
+  private readonly oneWay = new Set<number>();
   private readonly connections = new Set<ServerConnection>();
   private readonly server: net.Server;
   private readonly maxCalls: number;
@@ -321,6 +343,33 @@ export class RpcServer {
     this.table.add(method as RpcMethod, handler as AnyHandler);
     return this;
   }
+
+  /**
+   * A one-way method (RpcClient.post): the handler runs synchronously and nothing is answered, not even
+   * errors (a frame with a bad attachment CRC or an undecodable message is dropped and counted).
+   */
+  handleOneWay<Req>(
+    method: RpcMethod<Req, unknown>,
+    handler: (request: Req, ctx: CallContext) => void,
+  ): this {
+    this.table.add(
+      method as RpcMethod,
+      ((req: Req, ctx: CallContext) => {
+        handler(req, ctx);
+        return { response: {} };
+      }) as AnyHandler,
+    );
+    this.oneWay.add(method.id);
+    return this;
+  }
+
+  /** @internal */
+  isOneWay(methodId: number): boolean {
+    return this.oneWay.has(methodId);
+  }
+
+  /** One-way frames dropped because their attachment CRC or message was bad. */
+  droppedOneWay = 0;
 
   /** @internal */
   lookup(methodId: number): { method: RpcMethod; value: AnyHandler } | undefined {

@@ -383,3 +383,58 @@ t.test('server pauses reading at its in-flight limit', async (t) => {
   await client.close();
   await server.close();
 });
+
+t.test('post: one-way frames reach handleOneWay, nothing is answered; bad ones are dropped', async (t) => {
+  const server = new RpcServer();
+  const got: { n: number; attachment: string }[] = [];
+  const Post = defineMethod<EchoReq, EchoRes>('test.Echo.Post', Req, Res);
+  server.handleOneWay(Post, (req, ctx) => got.push({ n: req.n, attachment: ctx.attachment.toString() }));
+  const { port } = await server.listen(0);
+  const client = new RpcClient({ host: '127.0.0.1', port });
+  t.ok(client.supportsPost(Post));
+  for (let n = 1; n <= 50; n++) t.equal(client.post(Post, { n }, { attachment: Buffer.from(`a${n}`) }), true);
+  for (let i = 0; i < 200 && got.length < 50; i++) await sleep(5);
+  t.same(
+    got.map((g) => g.n),
+    [...Array(50).keys()].map((i) => i + 1),
+    'all 50 delivered in order (the first once the connection was up)',
+  );
+  t.equal(got[49].attachment, 'a50');
+
+  // On the wire: a posted frame gets no response, and a corrupt attachment is dropped, not answered.
+  const raw = await rawConnect(port);
+  const frame = (attachmentCrc?: number): Buffer =>
+    Buffer.concat(
+      serializeFrame({
+        flags: 0,
+        correlationId: 7,
+        methodId: Post.id,
+        message: Req.encode({ n: 99 }).finish(),
+        attachment: Buffer.from('xyz'),
+        attachmentCrc,
+      }),
+    );
+  raw.sock.write(frame((crc32c(Buffer.from('xyz')) ^ 1) >>> 0));
+  raw.sock.write(frame());
+  for (let i = 0; i < 200 && got.length < 51; i++) await sleep(5);
+  await sleep(50);
+  t.equal(got.length, 51, 'the good frame was delivered, the corrupt one was not');
+  t.equal(server.droppedOneWay, 1, 'the corrupt frame was counted as dropped');
+  t.same(raw.frames, [], 'no frame was sent back for either');
+  raw.sock.destroy();
+  await client.close();
+  await server.close();
+});
+
+t.test('post to a server that does not know the method: the client learns to call instead', async (t) => {
+  const { server, port } = await startServer();
+  const client = new RpcClient({ host: '127.0.0.1', port });
+  const Post = defineMethod<EchoReq, EchoRes>('test.Echo.PostUnknown', Req, Res);
+  await client.call(Echo, { n: 1 }); // connection up
+  t.ok(client.post(Post, { n: 1 }));
+  for (let i = 0; i < 200 && client.supportsPost(Post); i++) await sleep(5);
+  t.notOk(client.supportsPost(Post), 'UNKNOWN_METHOD for a posted frame marks the method unsupported');
+  t.ok(client.supportsPost(Echo), 'other methods are unaffected');
+  await client.close();
+  await server.close();
+});
