@@ -184,6 +184,30 @@ t.test('snapshots: a follower behind the compacted log receives and installs one
   t.same(normal(h.applied.get(3)!), ['after']);
 });
 
+t.test('snapshots at an earlier finished index; never across a configuration change', async (t) => {
+  const h = new Harness([1, 2, 3]);
+  h.elect(1);
+  for (let i = 0; i < 10; i++) h.node(1).propose(text(`p${i}`));
+  h.settle();
+  const leader = h.node(1);
+  const applied = leader.log.applied;
+  t.ok(leader.canSnapshotAt(applied - 3), 'an index below applied with only normal entries after it');
+  t.notOk(leader.canSnapshotAt(applied + 1), 'not beyond what was handed out for apply');
+  const snap = leader.createSnapshot(text('S'), 0, applied - 3);
+  t.equal(snap.meta.index, applied - 3, 'the snapshot is at the index asked for');
+  t.equal(snap.meta.term, leader.log.term(applied - 3));
+  t.equal(leader.log.firstIndex(), applied - 2, 'the log is compacted up to it');
+  t.notOk(leader.canSnapshotAt(applied - 4), 'not below the compacted log');
+  h.add(4);
+  t.ok(leader.proposeConfChange({ type: 'addLearner', node: 4 }) > 0);
+  leader.propose(text('after-conf'));
+  h.settle();
+  const confIndex = leader.log.applied - 1;
+  t.notOk(leader.canSnapshotAt(confIndex - 1), 'a configuration change after the index refuses it');
+  t.throws(() => leader.createSnapshot(text('S'), 0, confIndex - 1), /configuration change/);
+  t.ok(leader.canSnapshotAt(confIndex), 'at or after the change it is fine');
+});
+
 t.test('membership: learner catches up without voting, is promoted, then a voter is removed', async (t) => {
   const h = new Harness([1, 2, 3]);
   h.elect(1);
