@@ -33,12 +33,14 @@ export interface ChunkInfo {
 }
 
 /**
- * Data reads up to this size run as a plain pread on the event loop: they hit the page cache, and a few
- * microseconds of syscall cost less than a hop through the libuv thread pool (two context switches and a
- * promise per read). Writes stay on the pool: a pwrite that must dirty the inode can wait for the ext4
- * journal for milliseconds while other fsyncs run, and a faster apply starved snapshots (see docs).
+ * Data reads and (unsynced) writes up to this size are a plain pread/pwrite on the event loop: they hit
+ * the page cache, and a few microseconds of syscall cost less than a hop through the libuv thread pool
+ * (two context switches, a promise, and a wait behind the chunk's previous operation). Measured with the
+ * chunkserver bench, 4 KiB writes QD128: 3.7-4.1K IOPS through the pool, 9.3-10.1K inline. Larger ones
+ * use the pool, so a long copy (or dirty-page throttling) does not stall the event loop; 1 MiB inline
+ * writes measured no faster (103-108 vs 99-108 MB/s).
  */
-const INLINE_READ_MAX = 128 << 10;
+const INLINE_IO_MAX = 128 << 10;
 
 export function chunkFileName(id: number): string {
   return `chunk_${id}`;
@@ -162,7 +164,7 @@ export class ChunkFile {
     }
     if (sn > this.meta.sn) await this.updateMeta({ ...this.meta, sn });
     if (this.needCow(sn)) await this.copyToSnapshot(offset, data.length);
-    if (data.length <= INLINE_READ_MAX && !this.syncWrites) this.writeInline(data, offset);
+    if (data.length <= INLINE_IO_MAX && !this.syncWrites) this.writeInline(data, offset);
     else await this.fh.write(data, 0, data.length, this.pageSize + offset);
     if (this.meta.bitmap) await this.markWritten(offset, data.length);
     if (this.syncWrites) await this.fh.datasync();
@@ -299,7 +301,7 @@ export class ChunkFile {
   }
 
   private async readInto(out: Buffer, outOffset: number, length: number, offset: number): Promise<void> {
-    const inline = length <= INLINE_READ_MAX;
+    const inline = length <= INLINE_IO_MAX;
     let done = 0;
     while (done < length) {
       const at = this.pageSize + offset + done;

@@ -70,8 +70,10 @@ export class HostJournal {
   private next: Promise<void> | null = null;
   private recovering = true;
   /**
-   * The next journal file, created, zero-filled and with its name made durable on the thread pool ahead
-   * of the checkpoint that switches to it (so the switch does no file creation or fsync on the event loop).
+   * The next journal file, created under a spare- name and zero-filled on the thread pool ahead of the
+   * checkpoint that switches to it. The switch renames it (the directory fsync that makes the new name
+   * durable runs on the pool too; syncs of writes into the file wait for it), so no file is created and
+   * nothing is fsynced on the event loop. Recovery ignores and deletes spare- files.
    */
   private spare: { fd: number; seq: number; prepared: number; file: string } | null = null;
   /** The directory fsync that makes the current file's name durable, while it runs (after a switch). */
@@ -297,7 +299,7 @@ export class HostJournal {
       }
       if (this.closed || this.seq + 1 !== seq) {
         await pClose(fd);
-        if (!this.closed) await fs.promises.rm(file, { force: true });
+        await fs.promises.rm(file, { force: true });
         return;
       }
       this.spare = { fd, seq, prepared: PREALLOC_BYTES, file };
