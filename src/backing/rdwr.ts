@@ -18,7 +18,7 @@
 // - Allocation status: Node has no SEEK_DATA/SEEK_HOLE, so ranges are read and all-zero blocks reported as
 //   deallocated. On an LBPRZ disk a zero block and a deallocated one are indistinguishable to the
 //   initiator, and punched holes read as zeros, so the answer is truthful from the initiator's side.
-import { constants, read as fsRead, write as fsWrite, promises as fsp } from 'fs';
+import { constants, read as fsRead, write as fsWrite, writeSync as fsWriteSync, promises as fsp } from 'fs';
 import type { FileHandle } from 'fs/promises';
 import {
   BackingStoreError,
@@ -30,6 +30,17 @@ import { punchHole, zeroRuns } from './hole-punch';
 import { zeroSlice } from './null';
 
 const ZERO_CHUNK = 1024 * 1024;
+/**
+ * Writes up to this size to a regular file opened without O_SYNC/O_DIRECT are a plain pwrite on the event
+ * loop: they only copy into the page cache, and a few microseconds of syscall cost less than a hop through
+ * the libuv thread pool (a work item, two thread switches, a callback). Larger writes, synced or direct
+ * ones, block devices and every read (a page-cache miss waits for the disk) stay on the pool, like tgt's
+ * worker threads.
+ */
+const INLINE_WRITE_MAX = 128 * 1024;
+/** An inline write slower than this (20 ms: dirty-page throttling, not the odd ext4 journal wait) sends the LU's writes back to the pool for INLINE_OFF_MS. */
+const INLINE_SLOW_NS = 20_000_000n;
+const INLINE_OFF_MS = 5_000;
 /** Direct I/O moves at most this much per bounce buffer. */
 export const DIRECT_CHUNK_BYTES = 1024 * 1024;
 const DIRECT_SLAB_BYTES = 16 * 1024 * 1024;
@@ -142,6 +153,17 @@ export class RdwrStore implements BackingStore {
   ) {
     this.capabilities = { unmap: true, compareAndWrite: false, lbaStatus: true, volatileCache: !info.sync };
     this.pool = info.direct ? new AlignedBufferPool() : undefined;
+    this.inlineWrites = !info.blockDevice && !info.sync && !info.direct;
+  }
+
+  /** Small writes to a regular file through the page cache run inline (INLINE_WRITE_MAX). */
+  private readonly inlineWrites: boolean;
+  /** After a slow inline write, writes use the pool until then (ms since the epoch). */
+  private inlineOffUntil = 0;
+
+  /** How the next small write will run (for tests and diagnostics). */
+  get writeMode(): 'inline' | 'pool' {
+    return this.inlineWrites && Date.now() >= this.inlineOffUntil ? 'inline' : 'pool';
   }
 
   size(): number {
@@ -222,11 +244,27 @@ export class RdwrStore implements BackingStore {
     this.checkWritable(offset, data.length);
     try {
       if (this.info.direct) await this.writeDirect(offset, data);
+      else if (this.inlineWrites && data.length <= INLINE_WRITE_MAX && Date.now() >= this.inlineOffUntil)
+        this.writeInline(data, offset);
       else await this.writeFull(data, 0, data.length, offset);
       if (fua && !this.info.sync) await this.fh.datasync();
     } catch (err) {
       throw storeError(err, `write ${offset}+${data.length}`);
     }
+  }
+
+  /** A plain pwrite into the page cache (see INLINE_WRITE_MAX); throws like writeFull. */
+  private writeInline(data: Buffer, offset: number): void {
+    const started = process.hrtime.bigint();
+    let done = 0;
+    while (done < data.length) {
+      const n = fsWriteSync(this.fh.fd, data, done, data.length - done, offset + done);
+      if (n <= 0) throw new BackingStoreError('rdwr: write made no progress', 'io');
+      done += n;
+    }
+    // A slow one means the kernel is throttling dirty pages (the disk is behind): that must not stall
+    // every session of the daemon, so this LU's writes go through the thread pool for a while.
+    if (process.hrtime.bigint() - started > INLINE_SLOW_NS) this.inlineOffUntil = Date.now() + INLINE_OFF_MS;
   }
 
   private writeDirect(offset: number, data: Buffer): Promise<void> {

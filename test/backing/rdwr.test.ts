@@ -187,3 +187,32 @@ t.test('probeSizeByReading finds the exact size', async (t) => {
     await fh.close();
   }
 });
+
+t.test(
+  'small buffered writes run inline; a slow one sends the LU to the thread pool for a while',
+  async (t) => {
+    const p = fileOf(1 << 20);
+    const s = (await rdwrStoreType.open(opts(p))) as RdwrStore;
+    t.teardown(() => s.close());
+    t.equal(s.writeMode, 'inline', 'a regular file without sync/direct writes inline');
+    await s.write(0, pattern(4096, 3), false);
+    t.same(readFileSync(p).subarray(0, 4096), pattern(4096, 3), 'the inline write is in the file at once');
+    // Make the next inline write look like it was throttled for 30 ms.
+    const real = process.hrtime.bigint;
+    let calls = 0;
+    process.hrtime.bigint = () => real() + BigInt(calls++ * 30_000_000);
+    try {
+      await s.write(4096, pattern(4096, 4), false);
+    } finally {
+      process.hrtime.bigint = real;
+    }
+    t.equal(s.writeMode, 'pool', 'after a slow inline write, writes go through the pool');
+    await s.write(8192, pattern(200000, 5), false);
+    t.same(await s.read(4096, 4096), pattern(4096, 4));
+    t.same(await s.read(8192, 200000), pattern(200000, 5), 'pool writes land too');
+
+    const synced = (await rdwrStoreType.open(opts(fileOf(1 << 20), ['sync']))) as RdwrStore;
+    t.teardown(() => synced.close());
+    t.equal(synced.writeMode, 'pool', 'O_SYNC writes never run on the event loop');
+  },
+);
