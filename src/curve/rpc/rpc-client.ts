@@ -71,6 +71,8 @@ interface PendingCall {
 class ClientConnection {
   framed: FramedSocket | undefined;
   readonly pending = new Map<number, PendingCall>();
+  /** Bytes of post() frames waiting for this connection to come up (bounded by POST_QUEUE_BYTES). */
+  postQueued = 0;
   private connecting: Promise<void> | undefined;
   private notBefore = 0;
   private readonly backoff: Backoff;
@@ -254,8 +256,9 @@ export class RpcClient {
   /**
    * One-way: send `request` to a method the server registered with handleOneWay, expect no answer. For
    * traffic that tolerates loss (Raft resends): when the connection is down it is opened and the frame
-   * sent once it is up; when more than `maxQueuedBytes` wait in the socket already, the frame is dropped
-   * and false returned. No deadline, no in-flight accounting: nothing is held after the write.
+   * sent once it is up (at most POST_QUEUE_BYTES wait per connection; beyond, or when the connection
+   * fails, frames are dropped); when more than `maxQueuedBytes` wait in the socket already, the frame is
+   * dropped and false returned. No deadline, no in-flight accounting: nothing is held after the write.
    */
   post<Req>(
     method: RpcMethod<Req, unknown>,
@@ -274,7 +277,19 @@ export class RpcClient {
       framed.send({ flags: 0, correlationId, methodId: method.id, message, attachment: opts.attachment });
     };
     if (!conn.isOpen) {
-      conn.open().then(send, () => {});
+      const bytes = message.length + (opts.attachment?.length ?? 0);
+      if (conn.postQueued + bytes > POST_QUEUE_BYTES) {
+        conn.open().catch(() => {});
+        return false;
+      }
+      conn.postQueued += bytes;
+      const done = (): void => {
+        conn.postQueued -= bytes;
+      };
+      conn.open().then(() => {
+        done();
+        send();
+      }, done);
       return true;
     }
     if (conn.framed!.socket.writableLength > (opts.maxQueuedBytes ?? 64 << 20)) return false;
@@ -394,6 +409,9 @@ export class RpcClient {
 const EMPTY = new Uint8Array(0);
 
 /** The open connection with the fewest calls in flight; a closed one only when none is open. */
+/** post() frames that may wait for one connection to come up. */
+const POST_QUEUE_BYTES = 4 << 20;
+
 function pickConnection(conns: ClientConnection[]): ClientConnection {
   let best: ClientConnection | undefined;
   for (const c of conns) {

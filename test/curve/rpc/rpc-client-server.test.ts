@@ -438,3 +438,19 @@ t.test('post to a server that does not know the method: the client learns to cal
   await client.close();
   await server.close();
 });
+
+t.test('post while the connection is down: a bounded amount waits, the rest is dropped', async (t) => {
+  // A port nobody listens on: connecting fails, after the client's timeout/backoff.
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  const client = new RpcClient({ host: '127.0.0.1', port, connectTimeoutMs: 200, controlLane: false });
+  const Post = defineMethod<EchoReq, EchoRes>('test.Echo.PostDown', Req, Res);
+  const mib = Buffer.alloc(1 << 20);
+  const accepted = Array.from({ length: 6 }, (_, n) => client.post(Post, { n }, { attachment: mib }));
+  t.same(accepted, [true, true, true, false, false, false], 'about 4 MiB may wait for the connection');
+  await sleep(300); // the connection attempt failed: the waiting frames were dropped
+  t.equal(client.post(Post, { n: 9 }, { attachment: mib }), true, 'their room is free again');
+  await client.close();
+});
