@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { crc32c } from '../../iscsi/crc32c';
-import { HostJournal, JournaledFiles, JournalRecord } from './host-journal';
+import { fsyncDirAsync, HostJournal, JournaledFiles, JournalRecord } from './host-journal';
 import { ConfState, Entry, EntryType, HardState, InitialState, Snapshot } from './types';
 
 const RECORD_HEADER = 8; // u32 payload length, u32 crc32c(payload)
@@ -477,12 +477,7 @@ export class FileStorage implements JournaledFiles {
 async function removeFiles(dir: string, files: string[]): Promise<void> {
   try {
     for (const f of files) await fs.promises.rm(f, { force: true });
-    const fh = await fs.promises.open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await fsyncDirAsync(dir);
   } catch {
     // The directory may be gone (a deleted copyset); nothing depends on these deletions.
   }

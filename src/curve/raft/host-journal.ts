@@ -404,7 +404,8 @@ const pWrite = (fd: number, buf: Buffer, off: number, len: number, pos: number):
 const pFdatasync = promisify(fs.fdatasync);
 const pClose = promisify(fs.close);
 
-async function fsyncDirAsync(dir: string): Promise<void> {
+/** fsync a directory (a created, renamed or removed name becomes durable) on the thread pool. */
+export async function fsyncDirAsync(dir: string): Promise<void> {
   const fh = await fs.promises.open(dir, 'r');
   try {
     await fh.sync();

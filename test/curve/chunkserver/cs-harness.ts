@@ -306,3 +306,35 @@ export function pattern(chunkId: number, offset: number, version: number, size: 
   }
   return b;
 }
+
+export interface ThreeChunkservers {
+  /** The processes; a test may replace an entry (a restart) and teardown stops what is there then. */
+  cs: CsProc[];
+  eps: string[];
+  dirs: string[];
+  client: ChunkClient;
+}
+
+/**
+ * Three chunkservers on fresh ports and temp dirs plus a ChunkClient, all stopped (with `stopSignal`) and
+ * removed in the test's teardown.
+ */
+export async function startThreeChunkservers(
+  t: { teardown(fn: () => unknown): void },
+  dirPrefix: string,
+  args: string[],
+  opts: { clientTimeoutMs: number; stopSignal: NodeJS.Signals },
+): Promise<ThreeChunkservers> {
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const dirs = ports.map(() => tempDir(dirPrefix));
+  const cs: CsProc[] = await Promise.all(ports.map((p, i) => startChunkserver(dirs[i], p, args)));
+  const eps = cs.map((c) => c.endpoint);
+  const client = new ChunkClient(eps, opts.clientTimeoutMs);
+  t.teardown(async () => {
+    await client.close();
+    closeGrpcClients();
+    for (const c of cs) await stopChunkserver(c, opts.stopSignal);
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  });
+  return { cs, eps, dirs, client };
+}

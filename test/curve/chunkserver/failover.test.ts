@@ -2,21 +2,15 @@
 // Writes must resume on a new leader within 2 election timeouts, no acknowledged write may be lost, and the
 // killed replica must catch up after restart (by log, or by snapshot once its log was compacted).
 import t from 'tap';
-import * as fs from 'node:fs';
 import {
-  ChunkClient,
   FAST_ARGS,
   STATUS,
-  closeGrpcClients,
   copysetCall,
   createCopyset,
-  freePort,
   pattern,
   startChunkserver,
-  stopChunkserver,
-  tempDir,
+  startThreeChunkservers,
   waitLeader,
-  type CsProc,
 } from './cs-harness';
 
 const ELECTION_MS = 50 * 10;
@@ -36,16 +30,9 @@ t.test(
   'leader SIGKILL mid-write: resume, nothing acknowledged lost, restart catches up',
   { timeout: 180_000 },
   async (t) => {
-    const ports = [await freePort(), await freePort(), await freePort()];
-    const dirs = ports.map(() => tempDir('c3-failover-'));
-    const cs: CsProc[] = await Promise.all(ports.map((p, i) => startChunkserver(dirs[i], p, ARGS)));
-    const eps = cs.map((c) => c.endpoint);
-    const client = new ChunkClient(eps, 600);
-    t.teardown(async () => {
-      await client.close();
-      closeGrpcClients();
-      for (const c of cs) await stopChunkserver(c, 'SIGKILL');
-      for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+    const { cs, eps, client } = await startThreeChunkservers(t, 'c3-failover-', ARGS, {
+      clientTimeoutMs: 600,
+      stopSignal: 'SIGKILL',
     });
 
     t.same(await createCopyset(eps, 1, 1), [0, 0, 0], 'copyset created on all three');

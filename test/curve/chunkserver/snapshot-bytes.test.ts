@@ -2,21 +2,7 @@
 // limit, copysets still snapshot every --snapshot-interval-bytes and keep at most --snapshot-retain-bytes
 // of entries below the snapshot. Real processes; data is read back after the compactions.
 import t from 'tap';
-import * as fs from 'node:fs';
-import {
-  ChunkClient,
-  FAST_ARGS,
-  STATUS,
-  closeGrpcClients,
-  createCopyset,
-  freePort,
-  pattern,
-  startChunkserver,
-  stopChunkserver,
-  tempDir,
-  waitLeader,
-  type CsProc,
-} from './cs-harness';
+import { FAST_ARGS, STATUS, createCopyset, pattern, startThreeChunkservers, waitLeader } from './cs-harness';
 
 const WRITE = 64 << 10;
 const CHUNK = 256 << 10;
@@ -48,16 +34,9 @@ t.test(
   'large writes trigger snapshots by bytes and the log keeps only the retained bytes',
   { timeout: 120_000 },
   async (t) => {
-    const ports = [await freePort(), await freePort(), await freePort()];
-    const dirs = ports.map(() => tempDir('c3-snapbytes-'));
-    const cs: CsProc[] = await Promise.all(ports.map((p, i) => startChunkserver(dirs[i], p, ARGS)));
-    const eps = cs.map((c) => c.endpoint);
-    const client = new ChunkClient(eps, 5000);
-    t.teardown(async () => {
-      await client.close();
-      closeGrpcClients();
-      for (const c of cs) await stopChunkserver(c, 'SIGTERM');
-      for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+    const { cs, eps, client } = await startThreeChunkservers(t, 'c3-snapbytes-', ARGS, {
+      clientTimeoutMs: 5000,
+      stopSignal: 'SIGTERM',
     });
     t.same(await createCopyset(eps, 1, 1), [0, 0, 0], 'copyset created on all three');
     const leader = await waitLeader(eps, 1, 1);

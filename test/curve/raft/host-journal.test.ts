@@ -35,6 +35,26 @@ function loseUnsyncedSegments(groupDir: string, fromIndex: number): void {
   }
 }
 
+/**
+ * A journal that saw `appends` from group 1 (then one sync) and was closed: its directory, the journal
+ * directory and the (first) journal file, for tests that damage or rewrite it before reopening.
+ */
+async function closedJournal(
+  t: { teardown(fn: () => unknown): void },
+  appends: Entry[][],
+): Promise<{ dir: string; jdir: string; file: string }> {
+  const dir = tmp();
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const { j, groups } = openGroups(dir, 1);
+  groups[0].initialState(boot);
+  for (const a of appends) groups[0].append(a);
+  await groups[0].syncAsync();
+  groups[0].close();
+  j.close();
+  const jdir = path.join(dir, 'journal');
+  return { dir, jdir, file: path.join(jdir, journalFiles(jdir)[0]) };
+}
+
 function openGroups(dir: string, n: number, opts = {}): { j: HostJournal; groups: FileStorage[] } {
   const j = HostJournal.open(path.join(dir, 'journal'), opts);
   const groups: FileStorage[] = [];
@@ -134,20 +154,11 @@ t.test('a checkpoint fsyncs the group files and deletes old journal files', asyn
 });
 
 t.test('a torn journal tail is ignored and never extended', async (t) => {
-  const dir = tmp();
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  let { j, groups } = openGroups(dir, 1);
-  groups[0].initialState(boot);
-  groups[0].append([entry(4, 2), entry(5, 2)]);
-  await groups[0].syncAsync();
-  groups[0].close();
-  j.close();
-  const jdir = path.join(dir, 'journal');
-  const file = path.join(jdir, journalFiles(jdir)[0]);
+  const { dir, jdir, file } = await closedJournal(t, [[entry(4, 2), entry(5, 2)]]);
   fs.appendFileSync(file, Buffer.from([0, 0, 0, 40, 1, 2, 3]));
   loseUnsyncedSegments(path.join(dir, 'g1'), 1);
 
-  ({ j, groups } = openGroups(dir, 1));
+  const { j, groups } = openGroups(dir, 1);
   t.same(view(groups[0].initialState(boot).entries).slice(3), ['4/2/0/e4', '5/2/0/e5']);
   t.equal(journalFiles(jdir).length, 2, 'writes continue in a new journal file');
   groups[0].close();
@@ -155,16 +166,7 @@ t.test('a torn journal tail is ignored and never extended', async (t) => {
 });
 
 t.test('the journal is zero-filled ahead of the writes; a torn record in the zero tail is cut', async (t) => {
-  const dir = tmp();
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  let { j, groups } = openGroups(dir, 1);
-  groups[0].initialState(boot);
-  groups[0].append([entry(4, 2), entry(5, 2)]);
-  await groups[0].syncAsync();
-  groups[0].close();
-  j.close();
-  const jdir = path.join(dir, 'journal');
-  const file = path.join(jdir, journalFiles(jdir)[0]);
+  const { dir, file } = await closedJournal(t, [[entry(4, 2), entry(5, 2)]]);
   const buf = fs.readFileSync(file);
   t.ok(buf.length >= 4 << 20, `file preallocated (${buf.length} bytes), so fsyncs overwrite existing blocks`);
   // The end of the records: walk the [u32 length][u32 crc] headers to the first zero length.
@@ -177,7 +179,7 @@ t.test('the journal is zero-filled ahead of the writes; a torn record in the zer
   fs.closeSync(fd);
   loseUnsyncedSegments(path.join(dir, 'g1'), 1);
 
-  ({ j, groups } = openGroups(dir, 1));
+  let { j, groups } = openGroups(dir, 1);
   t.same(view(groups[0].initialState(boot).entries).slice(3), ['4/2/0/e4', '5/2/0/e5']);
   groups[0].append([entry(6, 2)]);
   await groups[0].syncAsync();
@@ -261,17 +263,10 @@ function journalRecords(buf: Buffer): { at: number; payload: Buffer }[] {
 }
 
 t.test('an append record whose entry bytes were torn is cut with everything after it', async (t) => {
-  const dir = tmp();
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  let { j, groups } = openGroups(dir, 1);
-  groups[0].initialState(boot);
-  groups[0].append([entry(4, 2, 'x'.repeat(3000))]);
-  groups[0].append([entry(5, 2, 'y'.repeat(3000)), entry(6, 2)]);
-  await groups[0].syncAsync();
-  groups[0].close();
-  j.close();
-  const jdir = path.join(dir, 'journal');
-  const file = path.join(jdir, journalFiles(jdir)[0]);
+  const { dir, file } = await closedJournal(t, [
+    [entry(4, 2, 'x'.repeat(3000))],
+    [entry(5, 2, 'y'.repeat(3000)), entry(6, 2)],
+  ]);
   const buf = fs.readFileSync(file);
   const recs = journalRecords(buf);
   const last = recs[recs.length - 1];
@@ -284,7 +279,7 @@ t.test('an append record whose entry bytes were torn is cut with everything afte
   fs.closeSync(fd);
   loseUnsyncedSegments(path.join(dir, 'g1'), 1);
 
-  ({ j, groups } = openGroups(dir, 1));
+  const { j, groups } = openGroups(dir, 1);
   t.same(
     view(groups[0].initialState(boot).entries)
       .slice(3)
@@ -297,17 +292,8 @@ t.test('an append record whose entry bytes were torn is cut with everything afte
 });
 
 t.test('journal files written with the older APPEND kind (whole-payload crc) still replay', async (t) => {
-  const dir = tmp();
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  let { j, groups } = openGroups(dir, 1);
-  groups[0].initialState(boot);
-  groups[0].append([entry(4, 2), entry(5, 2)]);
-  await groups[0].syncAsync();
-  groups[0].close();
-  j.close();
+  const { dir, file } = await closedJournal(t, [[entry(4, 2), entry(5, 2)]]);
   // Rewrite each APPEND_RECORDS record as the previous release wrote it: kind 1, crc over the payload.
-  const jdir = path.join(dir, 'journal');
-  const file = path.join(jdir, journalFiles(jdir)[0]);
   const buf = fs.readFileSync(file);
   let rewritten = 0;
   for (const r of journalRecords(buf)) {
@@ -320,7 +306,7 @@ t.test('journal files written with the older APPEND kind (whole-payload crc) sti
   fs.writeFileSync(file, buf);
   loseUnsyncedSegments(path.join(dir, 'g1'), 1);
 
-  ({ j, groups } = openGroups(dir, 1));
+  const { j, groups } = openGroups(dir, 1);
   t.same(view(groups[0].initialState(boot).entries).slice(3), ['4/2/0/e4', '5/2/0/e5']);
   groups[0].close();
   j.close();
