@@ -13,6 +13,12 @@
 //   kind HARD_STATE: body = its hard state JSON (term/vote changes: no per-group atomic file write and
 //   fsyncs on the hot path); kind BARRIER: the group's files were fsynced and its log may be replaced
 //   next (snapshot): ignore its earlier records on replay. Both: crc = crc32c(whole payload).
+// Journal files are recycled: a file no longer needed after a checkpoint becomes the next spare, so its
+// blocks are overwritten in place (an fdatasync then flushes data only) and nothing is zero-filled in
+// steady state. Its old records stay behind the new ones, so every record written now carries the SALTED
+// flag in its kind and its crc is seeded with the file's sequence number (from its name): a leftover
+// record of an earlier use fails the check and recovery stops there. A file is read in one mode, set by
+// its first record: salted files accept only salted records (files of older builds had none).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -24,6 +30,8 @@ const APPEND = 1;
 const BARRIER = 2;
 const HARD_STATE = 3;
 const APPEND_RECORDS = 4;
+/** Kind flag: the record's crc is seeded with the file's sequence number (see saltOf). */
+const SALTED = 0x80;
 /** Inner (segment) record header: u32 payload length, u32 crc32c(payload). */
 const INNER_HEADER = 8;
 
@@ -65,6 +73,8 @@ export class HostJournal {
   private size = 0;
   /** Bytes of the current file already zero-filled (writes below this overwrite existing blocks). */
   private prepared = 0;
+  /** crc seed of the current file's records (saltOf(seq)). */
+  private salt = 0;
   private dirty = false;
   private inflight: Promise<void> | null = null;
   private next: Promise<void> | null = null;
@@ -85,7 +95,7 @@ export class HostJournal {
   private written = new Set<JournaledFiles>();
   private readonly recovered = new Map<number, JournalRecord[]>();
   private readonly checkpointBytes: number;
-  readonly counters = { syncs: 0, checkpoints: 0 };
+  readonly counters = { syncs: 0, checkpoints: 0, recycled: 0 };
 
   private constructor(
     readonly dir: string,
@@ -193,8 +203,8 @@ export class HostJournal {
     const head = Buffer.allocUnsafe(HEADER + BODY_HEADER);
     head.writeUInt32BE(BODY_HEADER + records.length, 0);
     head.writeUInt32BE(group >>> 0, HEADER);
-    head[HEADER + 4] = APPEND_RECORDS;
-    const crc = innerChecksum(head.subarray(HEADER), records);
+    head[HEADER + 4] = APPEND_RECORDS | SALTED;
+    const crc = innerChecksum(head.subarray(HEADER), records, false, this.salt);
     if (crc < 0) throw new Error('raft journal: malformed segment records');
     head.writeUInt32BE(crc, 4);
     const total = head.length + records.length;
@@ -208,9 +218,9 @@ export class HostJournal {
     const rec = Buffer.allocUnsafe(HEADER + BODY_HEADER + body.length);
     rec.writeUInt32BE(BODY_HEADER + body.length, 0);
     rec.writeUInt32BE(group >>> 0, HEADER);
-    rec[HEADER + 4] = kind;
+    rec[HEADER + 4] = kind | SALTED;
     body.copy(rec, HEADER + BODY_HEADER);
-    rec.writeUInt32BE(crc32c(rec.subarray(HEADER)), 4);
+    rec.writeUInt32BE(crc32c(rec.subarray(HEADER), this.salt), 4);
     if (this.size + rec.length > this.prepared) this.prepare(this.size + rec.length);
     fs.writeSync(this.fd, rec, 0, rec.length, this.size);
     this.size += rec.length;
@@ -243,6 +253,7 @@ export class HostJournal {
       // and every sync of writes into the new file waits for it.
       fs.renameSync(spare.file, path.join(this.dir, journalName(spare.seq)));
       this.seq = spare.seq;
+      this.salt = saltOf(spare.seq);
       this.fd = spare.fd;
       this.size = 0;
       this.prepared = spare.prepared;
@@ -253,16 +264,18 @@ export class HostJournal {
     } else {
       this.openNew(this.seq + 1);
     }
-    this.prepareSpare();
     void (async () => {
+      let recycled = false;
       try {
         await Promise.all([...files].map((f) => f.syncFilesAsync()));
         // The new file and its name must be durable before the old one disappears.
         await new Promise<void>((ok, fail) => fs.fsync(this.fd, (e) => (e ? fail(e) : ok())));
         if (this.inflight) await this.inflight.catch(() => {});
+        // The old file is no longer needed: it becomes the next spare (see the header), or is deleted.
+        recycled = await this.recycle(old, path.join(this.dir, journalName(oldSeq)));
         // On the thread pool: dropping the last reference to a 256 MiB file frees its blocks inside
         // close()/unlink(), which took ~300 ms on the event loop.
-        await pClose(old);
+        if (!recycled) await pClose(old);
         for (const f of await fs.promises.readdir(this.dir)) {
           if (f.startsWith(PREFIX) && f.endsWith('.log') && seqOf(f) <= oldSeq) {
             await fs.promises.rm(path.join(this.dir, f), { force: true });
@@ -272,6 +285,7 @@ export class HostJournal {
         this.counters.checkpoints++;
       } finally {
         this.checkpointing = false;
+        if (!recycled) this.prepareSpare();
       }
     })().catch((err: unknown) =>
       setImmediate(() => {
@@ -280,12 +294,44 @@ export class HostJournal {
     );
   }
 
+  /**
+   * Make the obsolete journal file `file` (open as `fd`) the spare for the next checkpoint: renamed, its
+   * first block zeroed so that it no longer starts with a record of any format, and synced. False (the
+   * caller closes and deletes it) when a spare exists already or the journal is closing.
+   */
+  private async recycle(fd: number, file: string): Promise<boolean> {
+    if (this.closed || this.spare || this.spareInProgress) return false;
+    this.spareInProgress = true;
+    const seq = this.seq + 1;
+    const spareFile = spareName(this.dir, seq);
+    try {
+      await pRename(file, spareFile);
+      await pWrite(fd, ZEROS, 0, 4096, 0);
+      await pFdatasync(fd);
+      const { size } = await pFstat(fd);
+      if (this.closed || this.spare || this.seq + 1 !== seq) {
+        await pClose(fd);
+        await fs.promises.rm(spareFile, { force: true });
+        return true;
+      }
+      this.spare = { fd, seq, prepared: size, file: spareFile };
+      this.counters.recycled++;
+      return true;
+    } catch {
+      // Not recycled: the caller closes it, the checkpoint's sweep deletes the old name if it is still
+      // there, a new spare is made (a leftover spare- name is deleted on the next open).
+      return false;
+    } finally {
+      this.spareInProgress = false;
+    }
+  }
+
   /** Create the next journal file in the background (see `spare`); a failure just leaves none. */
   private prepareSpare(): void {
     if (this.spareInProgress || this.spare || this.closed) return;
     this.spareInProgress = true;
     const seq = this.seq + 1;
-    const file = path.join(this.dir, `${SPARE_PREFIX}${String(seq).padStart(20, '0')}.tmp`);
+    const file = spareName(this.dir, seq);
     void (async () => {
       const fd = await pOpen(file, 'w+');
       try {
@@ -314,7 +360,8 @@ export class HostJournal {
 
   private openNew(seq: number): void {
     this.seq = seq;
-    this.fd = fs.openSync(path.join(this.dir, `${PREFIX}${String(seq).padStart(20, '0')}.log`), 'w+');
+    this.salt = saltOf(seq);
+    this.fd = fs.openSync(path.join(this.dir, journalName(seq)), 'w+');
     this.size = 0;
     this.prepared = 0;
     fsyncDir(this.dir);
@@ -334,18 +381,24 @@ export class HostJournal {
     let last = 0;
     for (const f of this.journalFiles()) {
       last = Math.max(last, seqOf(f));
+      const salt = saltOf(seqOf(f));
       const buf = fs.readFileSync(path.join(this.dir, f));
+      let saltedFile: boolean | undefined;
       let o = 0;
       while (o + HEADER + BODY_HEADER <= buf.length) {
         const len = buf.readUInt32BE(o);
         if (len < BODY_HEADER || o + HEADER + len > buf.length) break;
         const payload = buf.subarray(o + HEADER, o + HEADER + len);
-        const kind = payload[4];
+        const salted = (payload[4] & SALTED) !== 0;
+        const kind = payload[4] & ~SALTED;
+        const seed = salted ? salt : 0;
         const crc =
           kind === APPEND_RECORDS
-            ? innerChecksum(payload.subarray(0, BODY_HEADER), payload.subarray(BODY_HEADER), true)
-            : crc32c(payload);
-        if (crc !== buf.readUInt32BE(o + 4)) break; // torn tail: nothing after it was acknowledged
+            ? innerChecksum(payload.subarray(0, BODY_HEADER), payload.subarray(BODY_HEADER), true, seed)
+            : crc32c(payload, seed);
+        // A torn tail, or a leftover of the file's earlier use: nothing after it was acknowledged.
+        if (crc !== buf.readUInt32BE(o + 4)) break;
+        if ((saltedFile ??= salted) !== salted) break;
         const group = payload.readUInt32BE(0);
         if (kind === BARRIER) this.recovered.delete(group);
         else if (kind === APPEND || kind === APPEND_RECORDS || kind === HARD_STATE) {
@@ -361,6 +414,18 @@ export class HostJournal {
     this.openNew(last + 1);
     this.prepareSpare();
   }
+}
+
+function spareName(dir: string, seq: number): string {
+  return path.join(dir, `${SPARE_PREFIX}${String(seq).padStart(20, '0')}.tmp`);
+}
+
+/** The crc seed of a journal file's records: its sequence number, checksummed. */
+function saltOf(seq: number): number {
+  const b = Buffer.allocUnsafe(8);
+  b.writeUInt32BE(Math.floor(seq / 0x100000000), 0);
+  b.writeUInt32BE(seq >>> 0, 4);
+  return crc32c(b);
 }
 
 function seqOf(file: string): number {
@@ -381,8 +446,8 @@ function fsyncDir(dir: string): void {
  * inner record. -1 when the records do not tile the body exactly, or (verify) when a record's own crc
  * does not match its payload: a torn or corrupt record.
  */
-function innerChecksum(bodyHeader: Buffer, records: Buffer, verify = false): number {
-  let crc = crc32c(bodyHeader);
+function innerChecksum(bodyHeader: Buffer, records: Buffer, verify = false, seed = 0): number {
+  let crc = crc32c(bodyHeader, seed);
   const crcBytes = Buffer.allocUnsafe(4);
   let o = 0;
   while (o < records.length) {
@@ -402,6 +467,8 @@ const pOpen = promisify(fs.open);
 const pWrite = (fd: number, buf: Buffer, off: number, len: number, pos: number): Promise<number> =>
   new Promise((ok, fail) => fs.write(fd, buf, off, len, pos, (e, n) => (e ? fail(e) : ok(n))));
 const pFdatasync = promisify(fs.fdatasync);
+const pRename = promisify(fs.rename);
+const pFstat = promisify(fs.fstat);
 const pClose = promisify(fs.close);
 
 /** fsync a directory (a created, renamed or removed name becomes durable) on the thread pool. */

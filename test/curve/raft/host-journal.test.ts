@@ -270,7 +270,7 @@ t.test('an append record whose entry bytes were torn is cut with everything afte
   const buf = fs.readFileSync(file);
   const recs = journalRecords(buf);
   const last = recs[recs.length - 1];
-  t.equal(last.payload[4], 4, 'appends are written as APPEND_RECORDS (kind 4)');
+  t.equal(last.payload[4], 0x84, 'appends are written as salted APPEND_RECORDS (kind 4 | 0x80)');
   t.ok(last.payload.includes(Buffer.from('y'.repeat(3000))), 'the entry bytes are in the record as written');
   // Damage one byte of entry 5's data: only its own record crc can tell.
   const at = last.at + 8 + last.payload.indexOf(Buffer.from('yyyy')) + 100;
@@ -291,26 +291,136 @@ t.test('an append record whose entry bytes were torn is cut with everything afte
   j.close();
 });
 
-t.test('journal files written with the older APPEND kind (whole-payload crc) still replay', async (t) => {
-  const { dir, file } = await closedJournal(t, [[entry(4, 2), entry(5, 2)]]);
-  // Rewrite each APPEND_RECORDS record as the previous release wrote it: kind 1, crc over the payload.
+/**
+ * Rewrite every record of a journal file without the salt, as older releases wrote them: appends as
+ * `appendKind` (1: crc over the whole payload; 4: crc over the inner records' crcs), the others unsalted.
+ */
+function unsaltFile(file: string, appendKind: 1 | 4): number {
   const buf = fs.readFileSync(file);
   let rewritten = 0;
   for (const r of journalRecords(buf)) {
-    if (r.payload[4] !== 4) continue;
-    r.payload[4] = 1;
-    buf.writeUInt32BE(crc32c(r.payload), r.at + 4);
+    const kind = r.payload[4] & 0x7f;
+    r.payload[4] = kind === 4 ? appendKind : kind;
+    let crc = crc32c(r.payload);
+    if (kind === 4 && appendKind === 4) {
+      crc = crc32c(r.payload.subarray(0, 5));
+      for (let o = 5; o < r.payload.length; o += 8 + r.payload.readUInt32BE(o))
+        crc = crc32c(r.payload.subarray(o + 4, o + 8), crc);
+    }
+    buf.writeUInt32BE(crc, r.at + 4);
     rewritten++;
   }
-  t.ok(rewritten > 0, `${rewritten} append records rewritten in the older format`);
   fs.writeFileSync(file, buf);
-  loseUnsyncedSegments(path.join(dir, 'g1'), 1);
+  return rewritten;
+}
 
-  const { j, groups } = openGroups(dir, 1);
-  t.same(view(groups[0].initialState(boot).entries).slice(3), ['4/2/0/e4', '5/2/0/e5']);
-  groups[0].close();
-  j.close();
-});
+for (const appendKind of [1, 4] as const) {
+  t.test(
+    `journal files of older releases (unsalted, appends as kind ${appendKind}) still replay`,
+    async (t) => {
+      const { dir, file } = await closedJournal(t, [[entry(4, 2), entry(5, 2)]]);
+      t.ok(unsaltFile(file, appendKind) > 0, 'records rewritten in the older format');
+      loseUnsyncedSegments(path.join(dir, 'g1'), 1);
+
+      const { j, groups } = openGroups(dir, 1);
+      t.same(view(groups[0].initialState(boot).entries).slice(3), ['4/2/0/e4', '5/2/0/e5']);
+      groups[0].close();
+      j.close();
+    },
+  );
+}
+
+t.test(
+  'a record salted for another journal file (a leftover of its earlier use) ends the replay',
+  async (t) => {
+    const { dir, jdir, file } = await closedJournal(t, [[entry(4, 2)], [entry(5, 2)]]);
+    // The same bytes under the next sequence number: every record's salt is now wrong.
+    const seq = Number(path.basename(file).slice(8, -4));
+    const renamed = path.join(jdir, `journal-${String(seq + 1).padStart(20, '0')}.log`);
+    fs.renameSync(file, renamed);
+    loseUnsyncedSegments(path.join(dir, 'g1'), 1);
+    const { j, groups } = openGroups(dir, 1);
+    t.same(view(groups[0].initialState(boot).entries), [], 'nothing replays from a file of another sequence');
+    groups[0].close();
+    j.close();
+  },
+);
+
+t.test(
+  'unsalted leftovers after salted records (a recycled file of an older release) are not replayed',
+  async (t) => {
+    // An older release's record for entries 4-5, and a current journal that holds entry 4 only.
+    const older = await closedJournal(t, [[entry(4, 2), entry(5, 2)]]);
+    unsaltFile(older.file, 4);
+    const olderRecs = journalRecords(fs.readFileSync(older.file));
+    const leftover = olderRecs[olderRecs.length - 1];
+    const { dir, file } = await closedJournal(t, [[entry(4, 2)]]);
+    const current = fs.readFileSync(file);
+    const end = journalRecords(current).reduce((n, r) => r.at + 8 + r.payload.length, 0);
+    // What recycling such a file can leave: the current salted records, then a whole valid old record.
+    const leftoverBytes = fs
+      .readFileSync(older.file)
+      .subarray(leftover.at, leftover.at + 8 + leftover.payload.length);
+    leftoverBytes.copy(current, end);
+    fs.writeFileSync(file, current);
+    loseUnsyncedSegments(path.join(dir, 'g1'), 1);
+    const { j, groups } = openGroups(dir, 1);
+    t.same(
+      view(groups[0].initialState(boot).entries).slice(3),
+      ['4/2/0/e4'],
+      'only the salted records replay',
+    );
+    groups[0].close();
+    j.close();
+  },
+);
+
+t.test(
+  'checkpoints recycle the old journal file as the next spare; its old records never replay',
+  async (t) => {
+    const dir = tmp();
+    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const jdir = path.join(dir, 'journal');
+    let { j, groups } = openGroups(dir, 1, { checkpointBytes: 64 << 10 });
+    groups[0].initialState(boot);
+    j.recoveryDone();
+    const big = 'r'.repeat(4096);
+    let index = 4;
+    /** inode -> the journal- names it has had. */
+    const names = new Map<number, Set<string>>();
+    // Run until a recycled spare is in use as the journal (3 checkpoints).
+    while (j.counters.checkpoints < 3 && index < 2000) {
+      groups[0].append([entry(index++, 2, big)]);
+      await groups[0].syncAsync();
+      for (const f of journalFiles(jdir)) {
+        const ino = fs.statSync(path.join(jdir, f)).ino;
+        names.set(ino, (names.get(ino) ?? new Set()).add(f));
+      }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    t.equal(j.counters.checkpoints, 3, 'three checkpoints');
+    t.ok(j.counters.recycled >= 1, `${j.counters.recycled} journal files recycled`);
+    const current = journalFiles(jdir);
+    t.equal(current.length, 1, 'one journal file');
+    const reused = names.get(fs.statSync(path.join(jdir, current[0])).ino) ?? new Set();
+    t.ok(reused.size >= 2, `the current file was an earlier journal file (${[...reused].join(', ')})`);
+    const lastAcked = index - 1;
+    // The journal must bring back exactly the acknowledged entries, none of the leftovers further down
+    // the recycled file (replaying one would truncate the log back to its index).
+    groups[0].close();
+    j.close();
+    ({ j, groups } = openGroups(dir, 1));
+    const es = groups[0].initialState(boot).entries;
+    t.equal(es[es.length - 1].index, lastAcked, 'replay ends at the last acknowledged entry');
+    t.same(
+      es.map((e) => e.index),
+      Array.from({ length: lastAcked }, (_, i) => i + 1),
+      'every index once, in order',
+    );
+    groups[0].close();
+    j.close();
+  },
+);
 
 t.test(
   'checkpoints switch to a journal file created ahead on the thread pool; its records replay',
