@@ -2,6 +2,10 @@
 // cut off on restart), a hard-state file replaced atomically (write temp, fsync, rename, fsync directory),
 // and a snapshot file written the same way, after which whole log segments below it are deleted.
 // Appends are buffered writes; sync() makes everything durable with one fsync, so many appends share it.
+// With a host journal the journal record is what makes an append durable, so the segment file write is
+// deferred: records collect in a pending buffer (one of a small shared set) and reach the file in one
+// write when it fills, before any operation that needs the file, and at every sync of the group's files
+// (journal checkpoints). A busy group then makes one write per ~128 KiB instead of one per append.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { crc32c } from '../../iscsi/crc32c';
@@ -57,6 +61,9 @@ export class FileStorage implements JournaledFiles {
   /** A segment was created since the directory was last fsynced. */
   private dirDirty = false;
   private readonly entries: Entry[] = [];
+  /** Journal mode: records appended to the current segment but not yet written to it (see header). */
+  private pending: Buffer | null = null;
+  private pendingLen = 0;
   readonly recovery: RecoveryReport = { truncatedBytes: 0 };
   private readonly segmentBytes: number;
   private readonly journal: HostJournal | null;
@@ -125,9 +132,18 @@ export class FileStorage implements JournaledFiles {
     if (!seg || seg.size >= this.segmentBytes) seg = this.newSegment(first);
     let bytes = 0;
     for (const e of entries) bytes += RECORD_HEADER + ENTRY_HEADER + e.data.length;
-    // The records are written synchronously (here and by the journal), so one buffer serves every
-    // append: no allocation per append, which would otherwise drive V8's external-memory GCs.
-    const all = scratch(bytes);
+    let all: Buffer;
+    const deferred = this.journal !== null && bytes <= PENDING_BYTES;
+    if (deferred) {
+      if (this.pendingLen + bytes > PENDING_BYTES) this.flushPending();
+      this.pending ??= takePendingBuffer(this);
+      all = this.pending.subarray(this.pendingLen, this.pendingLen + bytes);
+    } else {
+      this.flushPending();
+      // The records are written synchronously (here and by the journal), so one buffer serves every
+      // append: no allocation per append, which would otherwise drive V8's external-memory GCs.
+      all = scratch(bytes);
+    }
     let size = seg.size;
     let o = 0;
     for (const e of entries) {
@@ -136,7 +152,8 @@ export class FileStorage implements JournaledFiles {
       o += n;
       size += n;
     }
-    fs.writeSync(this.fd, all, 0, all.length, seg.size);
+    if (deferred) this.pendingLen += bytes;
+    else fs.writeSync(this.fd, all, 0, all.length, seg.size);
     seg.size = size;
     this.logDirty = true;
     if (seg.size >= this.segmentBytes) this.rollSegment();
@@ -194,6 +211,7 @@ export class FileStorage implements JournaledFiles {
 
   /** fsync the log, then replace the hard-state file if term or vote changed. */
   sync(): void {
+    this.flushPending();
     for (const fd of this.rolledFds.splice(0)) {
       fs.fsyncSync(fd);
       this.closeFd(fd);
@@ -230,6 +248,7 @@ export class FileStorage implements JournaledFiles {
       this.hardFileStale = false;
       await this.writeAtomicAsync('hardstate', Buffer.from(JSON.stringify(this.hard)));
     }
+    this.flushPending();
     const rolled = this.rolledFds.splice(0);
     const fds = this.logDirty && this.fd >= 0 ? [...rolled, this.fd] : [...rolled];
     this.logDirty = false;
@@ -296,7 +315,25 @@ export class FileStorage implements JournaledFiles {
 
   // ---- internals ----
 
+  /**
+   * Write the pending records to the current segment (they end at its size) and give the buffer back.
+   * Called before anything reads, truncates, syncs or leaves the current segment file.
+   */
+  flushPending(): void {
+    if (!this.pending) return;
+    const buf = this.pending;
+    const len = this.pendingLen;
+    this.pending = null;
+    this.pendingLen = 0;
+    if (len > 0) {
+      const seg = this.segments[this.segments.length - 1];
+      fs.writeSync(this.fd, buf, 0, len, seg.size - len);
+    }
+    releasePendingBuffer(this, buf);
+  }
+
   private closeCurrent(): void {
+    this.flushPending();
     if (this.fd >= 0) this.closeFd(this.fd);
     this.fd = -1;
   }
@@ -342,11 +379,13 @@ export class FileStorage implements JournaledFiles {
 
   /** The full segment is fsynced by the next sync, together with the new one; no blocking fsync here. */
   private rollSegment(): void {
+    this.flushPending();
     this.rolledFds.push(this.fd);
     this.fd = -1;
   }
 
   private truncateFrom(index: number): void {
+    this.flushPending();
     while (this.segments.length) {
       const seg = this.segments[this.segments.length - 1];
       if (seg.firstIndex >= index) {
@@ -481,6 +520,28 @@ async function removeFiles(dir: string, files: string[]): Promise<void> {
   } catch {
     // The directory may be gone (a deleted copyset); nothing depends on these deletions.
   }
+}
+
+/** Size of a pending-records buffer; larger appends are written at once. */
+const PENDING_BYTES = 128 << 10;
+/** At most this many pending buffers per process (16 MiB): past it, the oldest holder writes its own out. */
+const PENDING_BUFFERS = 128;
+const freePending: Buffer[] = [];
+/** Storages holding a pending buffer, oldest first. */
+const pendingHolders = new Set<FileStorage>();
+
+function takePendingBuffer(owner: FileStorage): Buffer {
+  if (!freePending.length && pendingHolders.size >= PENDING_BUFFERS) {
+    const oldest = pendingHolders.values().next().value as FileStorage;
+    oldest.flushPending();
+  }
+  pendingHolders.add(owner);
+  return freePending.pop() ?? Buffer.allocUnsafe(PENDING_BYTES);
+}
+
+function releasePendingBuffer(owner: FileStorage, buf: Buffer): void {
+  pendingHolders.delete(owner);
+  if (freePending.length < PENDING_BUFFERS) freePending.push(buf);
 }
 
 let scratchBuf = Buffer.allocUnsafe(0);

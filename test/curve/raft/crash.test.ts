@@ -4,6 +4,7 @@
 import t from 'tap';
 import * as path from 'node:path';
 import { FileStorage } from '../../../src/curve/raft/file-storage';
+import { HostJournal } from '../../../src/curve/raft/host-journal';
 import { decodeKvCommand } from '../../../src/curve/raft/kv-state-machine';
 import { bootstrapState } from '../../../src/curve/raft/bootstrap';
 import { Prng } from '../../../src/curve/raft/prng';
@@ -93,13 +94,16 @@ t.test('SIGKILL a random replica every few seconds while clients write', { timeo
   const missing = [...acked].filter(([k, v]) => finalMap.get(k) !== v);
   t.same(missing, [], 'every acknowledged write is in the replicated state');
 
-  // Durability: read each replica's files after a final SIGKILL; each acked write is on a majority.
+  // Durability: read each replica's files after a final SIGKILL, as its restart would (the group's
+  // segment files plus its host journal's records); each acked write is on a majority.
   await cluster.stopAll();
   const onDisk = new Map<string, number>();
   for (let id = 1; id <= 3; id++) {
-    const s = FileStorage.open(path.join(cluster.dir, `n${id}`, 'group-1'));
+    const journal = HostJournal.open(path.join(cluster.dir, `n${id}`, 'journal'));
+    const s = FileStorage.open(path.join(cluster.dir, `n${id}`, 'group-1'), { journal, group: 1 });
     const init = s.initialState(bootstrapState([1, 2, 3]));
     s.close();
+    journal.close();
     for (const e of init.entries) {
       if (e.type !== EntryType.Normal || e.data.length === 0) continue;
       const cmd = decodeKvCommand(e.data);
