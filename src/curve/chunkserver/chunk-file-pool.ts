@@ -10,10 +10,10 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { createLogger } from '../../common/log';
+import { FILL_ZEROS } from '../../common/page-cache';
 import { ChunkOpStatus, ChunkStoreError, statusOfError } from './chunk-status';
 
 const log = createLogger('chunk-file-pool');
-const ZERO_BLOCK = Buffer.alloc(1 << 20);
 
 export interface ChunkFilePoolOptions {
   dir: string;
@@ -217,8 +217,9 @@ export class ChunkFilePool {
 async function writeZeros(file: string, size: number, flags: 'w' | 'r+'): Promise<void> {
   const fh = await fs.open(file, flags);
   try {
-    for (let off = 0; off < size; off += ZERO_BLOCK.length) {
-      await fh.write(ZERO_BLOCK, 0, Math.min(ZERO_BLOCK.length, size - off), off);
+    // In small pieces: chunk files take 4 KiB overwrites later (see common/page-cache).
+    for (let off = 0; off < size; off += FILL_ZEROS.length) {
+      await fh.write(FILL_ZEROS, 0, Math.min(FILL_ZEROS.length, size - off), off);
     }
     await fh.datasync();
   } finally {

@@ -22,6 +22,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { FILL_ZEROS } from '../../common/page-cache';
 import { crc32c } from '../../iscsi/crc32c';
 
 const HEADER = 8;
@@ -55,7 +56,8 @@ function journalName(seq: number): string {
  * (p90 0.1 ms instead of 4-13 ms). Recovery stops at the first zero length, so the zero tail is harmless.
  */
 const PREALLOC_BYTES = 4 << 20;
-const ZEROS = Buffer.alloc(1 << 20);
+/** Zero-fill in small writes: the journal is then overwritten record by record (see common/page-cache). */
+const ZEROS = FILL_ZEROS;
 
 /** What a journaled storage must offer the checkpoint: make its own files durable. */
 export interface JournaledFiles {
