@@ -45,6 +45,8 @@ export interface JournalRecord {
 const PREFIX = 'journal-';
 /** A pre-created next journal file (see HostJournal.spare); never read by recovery, deleted on open. */
 const SPARE_PREFIX = 'spare-';
+/** A spare being zero-filled (renamed to spare- when ready); deleted on open. */
+const FILLING_PREFIX = 'filling-';
 
 function journalName(seq: number): string {
   return `${PREFIX}${String(seq).padStart(20, '0')}.log`;
@@ -307,11 +309,13 @@ export class HostJournal {
     const seq = this.seq + 1;
     const spareFile = spareName(this.dir, seq);
     try {
-      await pRename(file, spareFile);
+      // Renamed last, so a spare- name is always a ready file.
       await pWrite(fd, ZEROS, 0, 4096, 0);
       await pFdatasync(fd);
       const { size } = await pFstat(fd);
-      if (this.closed || this.spare || this.seq + 1 !== seq) {
+      if (this.closed || this.spare || this.seq + 1 !== seq) return false;
+      await pRename(file, spareFile);
+      if (this.closed) {
         await pClose(fd);
         await fs.promises.rm(spareFile, { force: true });
         return true;
@@ -334,8 +338,10 @@ export class HostJournal {
     this.spareInProgress = true;
     const seq = this.seq + 1;
     const file = spareName(this.dir, seq);
+    // Filled under another name and renamed when ready, so a spare- name is always a ready file.
+    const filling = path.join(this.dir, `${FILLING_PREFIX}${String(seq).padStart(20, '0')}.tmp`);
     void (async () => {
-      const fd = await pOpen(file, 'w+');
+      const fd = await pOpen(filling, 'w+');
       try {
         for (let o = 0; o < PREALLOC_BYTES; o += ZEROS.length) {
           await pWrite(fd, ZEROS, 0, Math.min(ZEROS.length, PREALLOC_BYTES - o), o);
@@ -343,13 +349,15 @@ export class HostJournal {
         await pFdatasync(fd);
       } catch (err) {
         await pClose(fd);
+        await fs.promises.rm(filling, { force: true });
         throw err;
       }
       if (this.closed || this.seq + 1 !== seq) {
         await pClose(fd);
-        await fs.promises.rm(file, { force: true });
+        await fs.promises.rm(filling, { force: true });
         return;
       }
+      await pRename(filling, file);
       this.spare = { fd, seq, prepared: PREALLOC_BYTES, file };
     })()
       .catch(() => {
@@ -378,7 +386,8 @@ export class HostJournal {
 
   private recover(): void {
     for (const f of fs.readdirSync(this.dir)) {
-      if (f.startsWith(SPARE_PREFIX)) fs.rmSync(path.join(this.dir, f), { force: true });
+      if (f.startsWith(SPARE_PREFIX) || f.startsWith(FILLING_PREFIX))
+        fs.rmSync(path.join(this.dir, f), { force: true });
     }
     let last = 0;
     for (const f of this.journalFiles()) {
