@@ -299,9 +299,9 @@ export class HostJournal {
   }
 
   /**
-   * Make the obsolete journal file `file` (open as `fd`) the spare for the next checkpoint: renamed, its
-   * first block zeroed so that it no longer starts with a record of any format, and synced. False (the
-   * caller closes and deletes it) when a spare exists already or the journal is closing.
+   * Make the obsolete journal file `file` (open as `fd`) the spare for the next checkpoint: its first
+   * block zeroed (so it no longer starts with a record of any format) and synced, then renamed. False
+   * (the caller closes and deletes it) when a spare exists already or the journal is closing.
    */
   private async recycle(fd: number, file: string): Promise<boolean> {
     if (this.closed || this.spare || this.spareInProgress) return false;

@@ -55,6 +55,21 @@ async function closedJournal(
   return { dir, jdir, file: path.join(jdir, journalFiles(jdir)[0]) };
 }
 
+/** A temp directory removed at teardown, and its journal directory. */
+function tmpDirs(t: { teardown(fn: () => unknown): void }): { dir: string; jdir: string } {
+  const dir = tmp();
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return { dir, jdir: path.join(dir, 'journal') };
+}
+
+/** One bootstrapped group on a journal that checkpoints every 64 KiB, recovery done. */
+function checkpointingGroup(dir: string): { j: HostJournal; groups: FileStorage[] } {
+  const opened = openGroups(dir, 1, { checkpointBytes: 64 << 10 });
+  opened.groups[0].initialState(boot);
+  opened.j.recoveryDone();
+  return opened;
+}
+
 function openGroups(dir: string, n: number, opts = {}): { j: HostJournal; groups: FileStorage[] } {
   const j = HostJournal.open(path.join(dir, 'journal'), opts);
   const groups: FileStorage[] = [];
@@ -378,12 +393,8 @@ t.test(
 t.test(
   'checkpoints recycle the old journal file as the next spare; its old records never replay',
   async (t) => {
-    const dir = tmp();
-    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const jdir = path.join(dir, 'journal');
-    let { j, groups } = openGroups(dir, 1, { checkpointBytes: 64 << 10 });
-    groups[0].initialState(boot);
-    j.recoveryDone();
+    const { dir, jdir } = tmpDirs(t);
+    let { j, groups } = checkpointingGroup(dir);
     const big = 'r'.repeat(4096);
     let index = 4;
     /** inode -> the journal- names it has had. */
@@ -425,12 +436,8 @@ t.test(
 t.test(
   'checkpoints switch to a journal file created ahead on the thread pool; its records replay',
   async (t) => {
-    const dir = tmp();
-    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const jdir = path.join(dir, 'journal');
-    let { j, groups } = openGroups(dir, 1, { checkpointBytes: 64 << 10 });
-    groups[0].initialState(boot);
-    j.recoveryDone();
+    const { dir, jdir } = tmpDirs(t);
+    let { j, groups } = checkpointingGroup(dir);
     // The spare for the next checkpoint is being made: wait for it.
     const spare = async (): Promise<string[]> => {
       for (let i = 0; i < 200; i++) {
