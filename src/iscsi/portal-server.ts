@@ -5,6 +5,7 @@ import type { Logger } from '../common/log';
 import { ByteBudget } from './byte-budget';
 import { Connection, type ConnectionContext } from './connection';
 import { DataBufferPool } from './data-buffer-pool';
+import { addBufferedBytesSource } from './iscsi-metrics';
 import { numberToLun } from './pdu-codec';
 import { SessionTable } from './session-table';
 import type { IscsiTargetDirectory, PortalAddress } from './target-port';
@@ -31,6 +32,7 @@ export class IscsiServer {
   private servers: Array<{ server: net.Server; portal: PortalAddress }> = [];
   private readonly ctx: ConnectionContext;
   private readonly sockets = new Set<net.Socket>();
+  private readonly stopReporting: () => void;
 
   constructor(opts: IscsiServerOptions) {
     this.ctx = {
@@ -42,6 +44,8 @@ export class IscsiServer {
       cmdWindow: opts.cmdWindow ?? 128,
       loginTimeoutMs: opts.loginTimeoutMs ?? 30_000,
     };
+    const budget = this.ctx.budget;
+    this.stopReporting = addBufferedBytesSource(() => budget.inUse());
   }
 
   /** Listen on one portal; resolves with the bound address (port 0 picks a free port). */
@@ -97,6 +101,7 @@ export class IscsiServer {
   }
 
   async close(): Promise<void> {
+    this.stopReporting();
     for (const s of this.sessions.all()) s.close('shutdown');
     for (const sock of this.sockets) sock.destroy();
     await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.server.close(() => r()))));

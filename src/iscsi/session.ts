@@ -13,7 +13,7 @@ import { CmdWindow } from './cmd-window';
 import type { Connection, ConnectionContext } from './connection';
 import { answerTextRequest } from './discovery';
 import { IscsiTask } from './iscsi-task';
-import { bufferedBytesGauge, bytesTotal, commandsTotal, sessionsGauge, tmfTotal } from './iscsi-metrics';
+import { sessionsGauge, targetTally, tmfTotal, type TargetTally } from './iscsi-metrics';
 import type { OperationalParams } from './negotiation';
 import { lunToNumber, senseSegment } from './pdu-codec';
 import {
@@ -82,12 +82,8 @@ export class Session {
   private textPending: Buffer[] = [];
   private textTtt = 0;
   private readonly ctx: ConnectionContext;
-  private readonly targetLabel: string;
-  /** Metric increments summed per event-loop turn (a labelled prom-client inc() is too dear per PDU). */
-  private readonly statusCounts = new Map<number, number>();
-  private readBytes = 0;
-  private writeBytes = 0;
-  private metricsQueued = false;
+  /** Command and byte counts of this session's target, read by the metrics at scrape time. */
+  private readonly tally: TargetTally;
 
   constructor(init: SessionInit) {
     this.tsih = init.tsih;
@@ -99,7 +95,7 @@ export class Session {
     this.params = init.params;
     this.ctx = init.ctx;
     this.window = new CmdWindow(init.expCmdSN, init.ctx.cmdWindow);
-    this.targetLabel = init.target?.name ?? '';
+    this.tally = targetTally(init.target?.name ?? '');
     const isidHex = this.isid.toString('hex');
     this.nexus = {
       id: nextNexusId++,
@@ -163,7 +159,6 @@ export class Session {
     if (this.closed) return;
     this.closed = true;
     for (const t of [...this.tasks.values()]) this.abortTask(t);
-    this.flushMetrics();
     this.ctx.sessions.remove(this);
     if (this.target) this.target.nexusRemoved(this.nexus);
     sessionsGauge.dec({ type: this.type });
@@ -361,14 +356,12 @@ export class Session {
     const task = new IscsiTask(conn, cmd, lun, scsi, p.firstBurstLength, p.initialR2T);
     this.tasks.set(cmd.itt, task);
     if (imm > 0) {
-      this.writeBytes += imm;
-      this.queueMetrics();
+      this.tally.writeBytes += imm;
       // Immediate data waiting for its buffer or execution counts as held (see ByteBudget).
       if (!this.adoptPlaced(task, placed)) {
         this.ctx.budget.hold(imm);
         task.held = imm;
       }
-      this.noteBuffered();
     }
     if (cmd.immediate) {
       this.deliver(task);
@@ -517,8 +510,7 @@ export class Session {
       data.copy(buf, d.bufferOffset);
     }
     task.received += data.length;
-    this.writeBytes += data.length;
-    this.queueMetrics();
+    this.tally.writeBytes += data.length;
   }
 
   /** Unsolicited data beyond the immediate part needs the whole buffer: bounded by FirstBurstLength x
@@ -538,7 +530,6 @@ export class Session {
   private allocateBuffer(task: IscsiTask): void {
     task.ensureBuffer(this.ctx.buffers);
     this.unholdImmediate(task);
-    this.noteBuffered();
   }
 
   private unholdImmediate(task: IscsiTask): void {
@@ -591,8 +582,8 @@ export class Session {
       task.settle();
       return;
     }
-    this.statusCounts.set(res.status, (this.statusCounts.get(res.status) ?? 0) + 1);
-    this.queueMetrics();
+    const statuses = this.tally.statuses;
+    statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
     const edtl = task.edtl;
     let data = res.dataIn;
     let overflow = false;
@@ -629,7 +620,7 @@ export class Session {
     const good = res.status === 0 && !res.sense;
     if (data && data.length > 0) {
       this.sendDataIn(task, data, good, res.status, overflow, underflow, residual);
-      this.readBytes += data.length;
+      this.tally.readBytes += data.length;
       if (good) {
         task.settle();
         return;
@@ -710,7 +701,6 @@ export class Session {
     if (task.charged > 0) {
       this.ctx.budget.release(task.charged);
       task.charged = 0;
-      this.noteBuffered();
     }
   }
 
@@ -728,27 +718,6 @@ export class Session {
     for (const c of this.conns) if (c.parser.placingInto() === memory) return;
     this.ctx.buffers.give(buf);
   }
-
-  private noteBuffered(): void {
-    this.queueMetrics();
-  }
-
-  private queueMetrics(): void {
-    if (this.metricsQueued) return;
-    this.metricsQueued = true;
-    setImmediate(this.flushMetrics);
-  }
-
-  private readonly flushMetrics = (): void => {
-    this.metricsQueued = false;
-    const target = this.targetLabel;
-    for (const [status, n] of this.statusCounts) commandsTotal.inc({ target, status }, n);
-    this.statusCounts.clear();
-    if (this.readBytes > 0) bytesTotal.inc({ target, direction: 'read' }, this.readBytes);
-    if (this.writeBytes > 0) bytesTotal.inc({ target, direction: 'write' }, this.writeBytes);
-    this.readBytes = this.writeBytes = 0;
-    bufferedBytesGauge.set(this.ctx.budget.inUse());
-  };
 
   /** Mark a task aborted: no response will be sent; data that still arrives is dropped. */
   private abortTask(task: IscsiTask): void {
