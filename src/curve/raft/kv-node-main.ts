@@ -3,6 +3,7 @@
 //   node kv-node-main.js --id 1 --dir D --peers 1=127.0.0.1:7001,2=...,3=... --client-port 8001 [--groups N]
 //     [--tick-ms 50] [--fsync on|off] [--journal on|off]   (fsync off: benchmarks only, a crash loses
 //     acknowledged writes; journal off: each group's files are fsynced on their own)
+//     [--journal-checkpoint-bytes N]   (the crash test makes it small so kills meet checkpoints)
 // Clients speak length-prefixed JSON frames on --client-port:
 //   {"id":n,"op":"put","group":g,"key":k,"value":v} -> {"id":n,"ok":true,"index":i} | {"id":n,"ok":false,"leader":l}
 //   {"id":n,"op":"get","group":g,"key":k}           -> {"id":n,"ok":true,"value":v|null}
@@ -33,6 +34,8 @@ interface Args {
   fsync: boolean;
   /** on: one host journal makes appends of all groups durable with one fsync per flush. */
   journal: boolean;
+  /** Journal checkpoint interval (undefined: HostJournal's default); tests make it small. */
+  journalCheckpointBytes?: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -57,6 +60,9 @@ function parseArgs(argv: string[]): Args {
     tickMs: Number(get('tick-ms', '50')),
     fsync: get('fsync', 'on') !== 'off',
     journal: get('journal', 'on') !== 'off',
+    journalCheckpointBytes: argv.includes('--journal-checkpoint-bytes')
+      ? Number(get('journal-checkpoint-bytes'))
+      : undefined,
   };
 }
 
@@ -72,7 +78,9 @@ async function main(): Promise<void> {
   });
   const voters = [...args.peers.keys()];
   const kvs = new Map<number, KvStateMachine>();
-  const journal = args.journal ? HostJournal.open(path.join(args.dir, 'journal')) : null;
+  const journal = args.journal
+    ? HostJournal.open(path.join(args.dir, 'journal'), { checkpointBytes: args.journalCheckpointBytes })
+    : null;
   for (let g = 1; g <= args.groups; g++) {
     const storage = FileStorage.open(path.join(args.dir, `group-${g}`), journal ? { journal, group: g } : {});
     const kv = new KvStateMachine();

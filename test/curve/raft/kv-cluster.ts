@@ -124,6 +124,8 @@ export class KvCluster {
     readonly tickMs = 50,
     /** false: replicas skip fsync (benchmark of everything but the disk). */
     readonly fsync = true,
+    /** More kv-node options, e.g. ['--journal-checkpoint-bytes', '262144']. */
+    readonly nodeArgs: string[] = [],
   ) {}
 
   async init(): Promise<void> {
@@ -145,6 +147,7 @@ export class KvCluster {
         ...['--id', String(id), '--dir', path.join(this.dir, `n${id}`), '--peers', peers],
         ...['--client-port', String(this.clientPorts.get(id)), '--groups', String(this.groups)],
         ...['--tick-ms', String(this.tickMs), '--fsync', this.fsync ? 'on' : 'off'],
+        ...this.nodeArgs,
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
