@@ -76,6 +76,10 @@ t.test(
     const log = r.stdout + r.stderr;
     const logFile = path.join(os.tmpdir(), `iscsi-test-cu-curve-${process.pid}-${started}.log`);
     writeFileSync(logFile, log);
+    // Kept for diagnosis only when something failed.
+    t.teardown(() => {
+      if (t.passing()) fs.rmSync(logFile, { force: true });
+    });
     t.comment(`iscsi-test-cu log (curve, ${Math.round((Date.now() - started) / 1000)} s): ${logFile}`);
     t.notOk(r.timedOut, 'finished within the 20-minute cap');
     t.equal(r.signal, null, 'iscsi-test-cu was not killed by a signal');

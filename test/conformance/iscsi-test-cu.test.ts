@@ -2,7 +2,7 @@
 // (passed / skipped / failed); failures in the iSCSI-layer and core block suites fail this test,
 // the rest are listed for the SCSI engine work. CU_TESTS picks a subset (e.g. CU_TESTS='ALL.iSCSI*').
 import t from 'tap';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { addTarget, makeSparseFile, requireTool, run, startTgtd, Daemon, findTool } from '../helpers/daemon';
@@ -122,6 +122,10 @@ t.test(`iscsi-test-cu -t ${selection}`, { timeout: CAP_MS + 60_000 }, async (t) 
   const log = r.stdout + r.stderr;
   const logFile = path.join(os.tmpdir(), `iscsi-test-cu-${d.impl}-${process.pid}-${started}.log`);
   writeFileSync(logFile, log);
+  // Kept for diagnosis only when something failed.
+  t.teardown(() => {
+    if (t.passing()) rmSync(logFile, { force: true });
+  });
   t.comment(`iscsi-test-cu log (${d.impl}, ${Math.round((Date.now() - started) / 1000)} s): ${logFile}`);
   t.notOk(r.timedOut, 'finished within the 20-minute cap');
   t.equal(r.signal, null, 'iscsi-test-cu was not killed by a signal');
