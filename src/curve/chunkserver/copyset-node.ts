@@ -498,9 +498,15 @@ export class CopysetNode {
     const byBytes = everyBytes > 0 && this.bytesSinceSnapshot >= everyBytes;
     if (!byEntries && !byBytes) return;
     this.snapshotting = true;
+    const before = this.counters.snapshotsTaken;
     void this.takeSnapshot()
       .catch((err: unknown) => this.log.warn('snapshot failed', { err: err as Error }))
-      .finally(() => (this.snapshotting = false));
+      .finally(() => {
+        this.snapshotting = false;
+        // Entries applied while it ran may already call for the next one; don't wait for another write.
+        // (Only after a success: a failed or postponed snapshot is retried by the next apply.)
+        if (this.counters.snapshotsTaken > before) this.maybeSnapshot();
+      });
   }
 
   private async takeSnapshot(): Promise<void> {
@@ -509,6 +515,8 @@ export class CopysetNode {
     // them converges because every chunk operation is idempotent (as in Curve). Waiting for a moment with
     // nothing in flight instead starves snapshots under a steady write load.
     const index = this.applied;
+    // The applied bytes this snapshot covers; entries applied while it syncs count toward the next one.
+    const covered = this.bytesSinceSnapshot;
     if (!this.core.canSnapshotAt(index)) return; // a configuration change is being applied: try later
     // saveSnapshot fsyncs this group's log files on the event loop; do the bulk of it on the pool first.
     await Promise.all([this.datastore.syncAll(), this.storage.syncFilesAsync()]);
@@ -519,7 +527,7 @@ export class CopysetNode {
       addresses: Object.fromEntries([...this.addresses].map(([k, v]) => [String(k), v])),
     };
     const retain = this.retainBelow(index);
-    this.bytesSinceSnapshot = 0;
+    this.bytesSinceSnapshot = Math.max(0, this.bytesSinceSnapshot - covered);
     const snap = this.core.createSnapshot(Buffer.from(JSON.stringify(data)), retain, index);
     this.storage.saveSnapshot(snap, Math.max(0, snap.meta.index - retain));
     this.writeMarker(snap.meta.index);
