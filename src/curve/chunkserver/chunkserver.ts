@@ -182,6 +182,7 @@ export class Chunkserver {
     await this.manager.closeAll();
     this.journal.syncSync();
     this.journal.close();
+    await this.journal.settled();
     await this.pool.close();
     if (this.metricsServer) await new Promise((r) => this.metricsServer!.close(() => r(undefined)));
     log.info('chunkserver stopped', { endpoint: this.endpoint });

@@ -94,6 +94,8 @@ export class HostJournal {
   private nameSync: Promise<void> | null = null;
   private spareInProgress = false;
   private closed = false;
+  /** Work running on the thread pool (fsyncs, checkpoint, spare files); see settled(). */
+  private readonly background = new Set<Promise<unknown>>();
   private checkpointing = false;
   /** Group files written since the current journal file started. */
   private written = new Set<JournaledFiles>();
@@ -178,7 +180,7 @@ export class HostJournal {
     this.inflight = p.finally(() => {
       this.inflight = null;
     });
-    return this.inflight;
+    return this.track(this.inflight);
   }
 
   syncSync(): void {
@@ -189,10 +191,20 @@ export class HostJournal {
     if (this.nameSync) fsyncDir(this.dir);
   }
 
+  /**
+   * Nothing is written after this. The journal file is closed at once, or after the background work
+   * that still uses it (an fsync, a checkpoint); await settled() before removing the directory.
+   */
   close(): void {
+    if (this.closed) return;
     this.closed = true;
-    if (this.fd >= 0 && !this.inflight && !this.checkpointing) fs.closeSync(this.fd);
+    const fd = this.fd;
     this.fd = -1;
+    if (fd >= 0) {
+      const pending = [...this.background];
+      if (pending.length === 0) fs.closeSync(fd);
+      else void this.track(Promise.allSettled(pending).then(() => pClose(fd))).catch(() => {});
+    }
     if (this.spare) {
       fs.closeSync(this.spare.fd);
       fs.rmSync(this.spare.file, { force: true });
@@ -200,7 +212,21 @@ export class HostJournal {
     this.spare = null;
   }
 
+  /** Resolves once no background work is left (after close(), none starts); files are then closed. */
+  async settled(): Promise<void> {
+    while (this.background.size > 0) await Promise.allSettled([...this.background]);
+  }
+
   // ---- internals ----
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.background.add(p);
+    const done = (): void => {
+      this.background.delete(p);
+    };
+    p.then(done, done);
+    return p;
+  }
 
   /** An APPEND_RECORDS record written from the caller's buffer (no copy, no second pass over the data). */
   private writeRecords(group: number, records: Buffer): void {
@@ -268,30 +294,33 @@ export class HostJournal {
     } else {
       this.openNew(this.seq + 1);
     }
-    void (async () => {
-      let recycled = false;
-      try {
-        await Promise.all([...files].map((f) => f.syncFilesAsync()));
-        // The new file and its name must be durable before the old one disappears.
-        await new Promise<void>((ok, fail) => fs.fsync(this.fd, (e) => (e ? fail(e) : ok())));
-        if (this.inflight) await this.inflight.catch(() => {});
-        // The old file is no longer needed: it becomes the next spare (see the header), or is deleted.
-        recycled = await this.recycle(old, path.join(this.dir, journalName(oldSeq)));
-        // On the thread pool: dropping the last reference to a 256 MiB file frees its blocks inside
-        // close()/unlink(), which took ~300 ms on the event loop.
-        if (!recycled) await pClose(old);
-        for (const f of await fs.promises.readdir(this.dir)) {
-          if (f.startsWith(PREFIX) && f.endsWith('.log') && seqOf(f) <= oldSeq) {
-            await fs.promises.rm(path.join(this.dir, f), { force: true });
+    const current = this.fd;
+    void this.track(
+      (async () => {
+        let recycled = false;
+        try {
+          await Promise.all([...files].map((f) => f.syncFilesAsync()));
+          // The new file and its name must be durable before the old one disappears.
+          await new Promise<void>((ok, fail) => fs.fsync(current, (e) => (e ? fail(e) : ok())));
+          if (this.inflight) await this.inflight.catch(() => {});
+          // The old file is no longer needed: it becomes the next spare (see the header), or is deleted.
+          recycled = await this.recycle(old, path.join(this.dir, journalName(oldSeq)));
+          // On the thread pool: dropping the last reference to a 256 MiB file frees its blocks inside
+          // close()/unlink(), which took ~300 ms on the event loop.
+          if (!recycled) await pClose(old);
+          for (const f of await fs.promises.readdir(this.dir)) {
+            if (f.startsWith(PREFIX) && f.endsWith('.log') && seqOf(f) <= oldSeq) {
+              await fs.promises.rm(path.join(this.dir, f), { force: true });
+            }
           }
+          await fsyncDirAsync(this.dir);
+          this.counters.checkpoints++;
+        } finally {
+          this.checkpointing = false;
+          if (!recycled) this.prepareSpare();
         }
-        await fsyncDirAsync(this.dir);
-        this.counters.checkpoints++;
-      } finally {
-        this.checkpointing = false;
-        if (!recycled) this.prepareSpare();
-      }
-    })().catch((err: unknown) =>
+      })(),
+    ).catch((err: unknown) =>
       setImmediate(() => {
         throw err;
       }),
@@ -340,26 +369,29 @@ export class HostJournal {
     const file = spareName(this.dir, seq);
     // Filled under another name and renamed when ready, so a spare- name is always a ready file.
     const filling = path.join(this.dir, `${FILLING_PREFIX}${String(seq).padStart(20, '0')}.tmp`);
-    void (async () => {
-      const fd = await pOpen(filling, 'w+');
-      try {
-        for (let o = 0; o < PREALLOC_BYTES; o += ZEROS.length) {
-          await pWrite(fd, ZEROS, 0, Math.min(ZEROS.length, PREALLOC_BYTES - o), o);
+    void this.track(
+      (async () => {
+        const fd = await pOpen(filling, 'w+');
+        try {
+          // A close stops the fill (the file is then deleted below).
+          for (let o = 0; o < PREALLOC_BYTES && !this.closed; o += ZEROS.length) {
+            await pWrite(fd, ZEROS, 0, Math.min(ZEROS.length, PREALLOC_BYTES - o), o);
+          }
+          await pFdatasync(fd);
+        } catch (err) {
+          await pClose(fd);
+          await fs.promises.rm(filling, { force: true });
+          throw err;
         }
-        await pFdatasync(fd);
-      } catch (err) {
-        await pClose(fd);
-        await fs.promises.rm(filling, { force: true });
-        throw err;
-      }
-      if (this.closed || this.seq + 1 !== seq) {
-        await pClose(fd);
-        await fs.promises.rm(filling, { force: true });
-        return;
-      }
-      await pRename(filling, file);
-      this.spare = { fd, seq, prepared: PREALLOC_BYTES, file };
-    })()
+        if (this.closed || this.seq + 1 !== seq) {
+          await pClose(fd);
+          await fs.promises.rm(filling, { force: true });
+          return;
+        }
+        await pRename(filling, file);
+        this.spare = { fd, seq, prepared: PREALLOC_BYTES, file };
+      })(),
+    )
       .catch(() => {
         // No spare: the next checkpoint creates its file itself.
       })

@@ -44,7 +44,7 @@ async function closedJournal(
   appends: Entry[][],
 ): Promise<{ dir: string; jdir: string; file: string }> {
   const dir = tmp();
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.teardown(() => removeAfterJournals(dir));
   const { j, groups } = openGroups(dir, 1);
   groups[0].initialState(boot);
   for (const a of appends) groups[0].append(a);
@@ -58,7 +58,7 @@ async function closedJournal(
 /** A temp directory removed at teardown, and its journal directory. */
 function tmpDirs(t: { teardown(fn: () => unknown): void }): { dir: string; jdir: string } {
   const dir = tmp();
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.teardown(() => removeAfterJournals(dir));
   return { dir, jdir: path.join(dir, 'journal') };
 }
 
@@ -70,8 +70,17 @@ function checkpointingGroup(dir: string): { j: HostJournal; groups: FileStorage[
   return opened;
 }
 
+/** Every journal this file opened: a directory is removed only after their background work ended. */
+const opened: HostJournal[] = [];
+
+async function removeAfterJournals(dir: string): Promise<void> {
+  await Promise.all(opened.map((j) => j.settled()));
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
 function openGroups(dir: string, n: number, opts = {}): { j: HostJournal; groups: FileStorage[] } {
   const j = HostJournal.open(path.join(dir, 'journal'), opts);
+  opened.push(j);
   const groups: FileStorage[] = [];
   for (let g = 1; g <= n; g++)
     groups.push(FileStorage.open(path.join(dir, `g${g}`), { journal: j, group: g }));
@@ -80,7 +89,7 @@ function openGroups(dir: string, n: number, opts = {}): { j: HostJournal; groups
 
 t.test('appends of several groups become durable with one journal fsync and are replayed', async (t) => {
   const dir = tmp();
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.teardown(() => removeAfterJournals(dir));
   let { j, groups } = openGroups(dir, 3);
   for (const s of groups) s.initialState(boot);
   const synced = j.counters.syncs;
@@ -116,7 +125,7 @@ t.test('appends of several groups become durable with one journal fsync and are 
 
 t.test('a snapshot barrier keeps replaced entries from coming back', async (t) => {
   const dir = tmp();
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.teardown(() => removeAfterJournals(dir));
   let { j, groups } = openGroups(dir, 1);
   const [s] = groups;
   s.initialState(boot);
@@ -144,7 +153,7 @@ t.test('a snapshot barrier keeps replaced entries from coming back', async (t) =
 
 t.test('a checkpoint fsyncs the group files and deletes old journal files', async (t) => {
   const dir = tmp();
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.teardown(() => removeAfterJournals(dir));
   let { j, groups } = openGroups(dir, 2, { checkpointBytes: 64 << 10 });
   for (const s of groups) s.initialState(boot);
   j.recoveryDone();
@@ -212,7 +221,7 @@ t.test('the journal is zero-filled ahead of the writes; a torn record in the zer
 
 t.test('concurrent syncs share fsyncs; writes during one get the next', async (t) => {
   const dir = tmp();
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.teardown(() => removeAfterJournals(dir));
   const { j, groups } = openGroups(dir, 2);
   for (const s of groups) s.initialState(boot);
   const before = j.counters.syncs;
@@ -233,7 +242,7 @@ t.test(
   'term and vote changes are durable through the journal and reach the file at a checkpoint',
   async (t) => {
     const dir = tmp();
-    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+    t.teardown(() => removeAfterJournals(dir));
     let { j, groups } = openGroups(dir, 2, { checkpointBytes: 32 << 10 });
     for (const s of groups) s.initialState(boot);
     const hardFile = (g: number): string => path.join(dir, `g${g}`, 'hardstate');
@@ -259,6 +268,7 @@ t.test(
     while (journalFiles(path.join(dir, 'journal')).length > 1) await new Promise((r) => setTimeout(r, 5));
     for (const s of groups) s.close();
     j.close();
+    await j.settled();
     fs.rmSync(path.join(dir, 'journal'), { recursive: true });
     ({ j, groups } = openGroups(dir, 2));
     t.same(groups[0].initialState(boot).hardState.term, 7);
@@ -434,6 +444,50 @@ t.test(
 );
 
 t.test(
+  'a close while a spare is filled or a checkpoint runs leaves no file behind and loses nothing',
+  async (t) => {
+    const { dir, jdir } = tmpDirs(t);
+    // recoveryDone() starts filling a spare: close at once, in the middle of it.
+    let { j, groups } = checkpointingGroup(dir);
+    groups[0].close();
+    j.close();
+    await j.settled();
+    t.same(
+      fs.readdirSync(jdir).filter((f) => !f.startsWith('journal-')),
+      [],
+      'no filling- or spare- file after the close settled',
+    );
+    // Close right after the append that starts a checkpoint (its fsyncs and recycling run on the pool).
+    ({ j, groups } = checkpointingGroup(dir));
+    const big = 'z'.repeat(4096);
+    let index = 4;
+    while (j.counters.checkpoints === 0 && index < 200) {
+      groups[0].append([entry(index++, 2, big)]);
+      await groups[0].syncAsync();
+      if ((j as unknown as { checkpointing: boolean }).checkpointing) break;
+    }
+    t.ok(index > 4 && index < 200, 'a checkpoint started');
+    groups[0].close();
+    j.close();
+    await j.settled();
+    t.same(
+      fs.readdirSync(jdir).filter((f) => !f.startsWith('journal-')),
+      [],
+      'no filling- or spare- file after the close settled',
+    );
+    ({ j, groups } = openGroups(dir, 1));
+    const back = groups[0].initialState(boot).entries.map((e) => e.index);
+    t.same(
+      back.slice(3),
+      Array.from({ length: index - 4 }, (_, i) => i + 4),
+      'every acknowledged entry replays',
+    );
+    groups[0].close();
+    j.close();
+  },
+);
+
+t.test(
   'checkpoints switch to a journal file created ahead on the thread pool; its records replay',
   async (t) => {
     const { dir, jdir } = tmpDirs(t);
@@ -486,7 +540,7 @@ t.test(
   'with a journal, segment writes are deferred and batched; a crash before they happen loses nothing',
   async (t) => {
     const dir = tmp();
-    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+    t.teardown(() => removeAfterJournals(dir));
     let { j, groups } = openGroups(dir, 2);
     for (const s of groups) s.initialState(boot);
     const segBytes = (g: number): number =>
@@ -519,6 +573,7 @@ t.test(
     // A clean close writes what is pending: the group files alone then hold everything.
     for (const s of groups) s.close();
     j.close();
+    await j.settled();
     fs.rmSync(path.join(dir, 'journal'), { recursive: true });
     ({ j, groups } = openGroups(dir, 2));
     t.equal(groups[1].initialState(boot).entries.length, 403, 'after close, from the group files alone');
