@@ -38,6 +38,20 @@ export interface Figure {
   bMedian: number;
   /** aMedian / bMedian, 0 when B measured nothing. */
   ratio: number;
+  /** CPU time per operation, median over the rounds (see CpuPerOp). */
+  aCpu: CpuPerOp;
+  bCpu: CpuPerOp;
+}
+
+/**
+ * Where the time goes: CPU microseconds per I/O of the daemon (user + system, its threads included) and of
+ * the whole machine (daemon, initiator, kernel work such as loopback TCP). On this 2-core machine the
+ * initiator and the daemon compete for the same cores, so a daemon that needs less CPU per I/O leaves more
+ * to the initiator; the machine figure shows whether a run was bound by CPU at all.
+ */
+export interface CpuPerOp {
+  daemonUs: number;
+  machineUs: number;
 }
 
 export interface RssFigure {
@@ -107,6 +121,41 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
+/** Kernel clock ticks per second of /proc's CPU times (USER_HZ, 100 on every Linux architecture). */
+const CLK_TCK = 100;
+
+/** utime + stime (ticks) from the text of /proc/<pid>/stat; the command name may contain spaces. */
+export function processCpuTicks(statText: string): number {
+  const f = statText.slice(statText.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of stat(5), counted after "pid (comm)": 3 is state, so utime is f[11].
+  return Number(f[11]) + Number(f[12]);
+}
+
+/** Busy ticks of all CPUs together (everything but idle and iowait) from the text of /proc/stat. */
+export function machineBusyTicks(procStatText: string): number {
+  const cpu = procStatText.slice(0, procStatText.indexOf('\n')).trim().split(/\s+/).slice(1, 9).map(Number);
+  return cpu.reduce((a, b) => a + b, 0) - cpu[3] - cpu[4];
+}
+
+interface CpuSnapshot {
+  daemon: number;
+  machine: number;
+}
+
+function cpuSnapshot(pid: number): CpuSnapshot {
+  return {
+    daemon: processCpuTicks(readFileSync(`/proc/${pid}/stat`, 'utf8')),
+    machine: machineBusyTicks(readFileSync('/proc/stat', 'utf8')),
+  };
+}
+
+/** CPU per operation between two snapshots; zeros when nothing was done. */
+export function cpuPerOp(before: CpuSnapshot, after: CpuSnapshot, ops: number): CpuPerOp {
+  if (!(ops > 0)) return { daemonUs: 0, machineUs: 0 };
+  const us = (ticks: number): number => Math.round(((ticks * 1e6) / CLK_TCK / ops) * 10) / 10;
+  return { daemonUs: us(after.daemon - before.daemon), machineUs: us(after.machine - before.machine) };
+}
+
 const WORKLOADS: Workload[] = ['r4k', 'w4k', 'r1m', 'w1m'];
 const STORES: Store[] = ['null', 'rdwr'];
 const IQN: Record<Store, string> = {
@@ -115,7 +164,13 @@ const IQN: Record<Store, string> = {
 };
 const GiB = 1024 * 1024 * 1024;
 
-async function measure(url: string, w: Workload, o: BenchOptions, log: (l: string) => void): Promise<number> {
+/** One run: the figure (IOPS or MB/s) and how many I/Os it took (for CPU per operation). */
+async function measure(
+  url: string,
+  w: Workload,
+  o: BenchOptions,
+  log: (l: string) => void,
+): Promise<{ value: number; ops: number }> {
   const perf = async (
     qd: number,
     blocks: number,
@@ -164,15 +219,41 @@ async function measure(url: string, w: Workload, o: BenchOptions, log: (l: strin
     return p ?? { iops: 0, mbps: 0 };
   };
   switch (w) {
-    case 'r4k':
-      return (await perf(32, 8, true)).iops;
-    case 'r1m':
-      return (await perf(8, 2048, false)).mbps;
-    case 'w4k':
-      return (await bench(32, '4k', o.w4kCount)).iops;
-    case 'w1m':
-      return (await bench(8, '1M', o.w1mCount)).mbps;
+    case 'r4k': {
+      const p = await perf(32, 8, true);
+      return { value: p.iops, ops: p.iops * o.readSeconds };
+    }
+    case 'r1m': {
+      const p = await perf(8, 2048, false);
+      return { value: p.mbps, ops: p.iops * o.readSeconds };
+    }
+    case 'w4k': {
+      const p = await bench(32, '4k', o.w4kCount);
+      return { value: p.iops, ops: p.iops > 0 ? o.w4kCount : 0 };
+    }
+    case 'w1m': {
+      const p = await bench(8, '1M', o.w1mCount);
+      return { value: p.mbps, ops: p.iops > 0 ? o.w1mCount : 0 };
+    }
   }
+}
+
+/** measure() with the CPU the daemon and the machine spent on it. */
+async function measureWithCpu(
+  d: Daemon,
+  url: string,
+  w: Workload,
+  o: BenchOptions,
+  log: (l: string) => void,
+): Promise<{ value: number; cpu: CpuPerOp }> {
+  const before = cpuSnapshot(d.pid);
+  const m = await measure(url, w, o, log);
+  return { value: m.value, cpu: cpuPerOp(before, cpuSnapshot(d.pid), m.ops) };
+}
+
+/** The median of each CPU figure over the rounds. */
+function medianCpu(xs: CpuPerOp[]): CpuPerOp {
+  return { daemonUs: median(xs.map((x) => x.daemonUs)), machineUs: median(xs.map((x) => x.machineUs)) };
 }
 
 function procStatusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
@@ -241,15 +322,32 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       for (const workload of WORKLOADS) {
         const fa: number[] = [];
         const fb: number[] = [];
+        const ca: CpuPerOp[] = [];
+        const cb: CpuPerOp[] = [];
         for (let round = 0; round < o.rounds; round++) {
-          fa.push(await measure(a.url(IQN[store], 1), workload, o, log));
-          fb.push(await measure(b.url(IQN[store], 1), workload, o, log));
+          const ra = await measureWithCpu(a, a.url(IQN[store], 1), workload, o, log);
+          fa.push(ra.value);
+          ca.push(ra.cpu);
+          const rb = await measureWithCpu(b, b.url(IQN[store], 1), workload, o, log);
+          fb.push(rb.value);
+          cb.push(rb.cpu);
         }
         const aMedian = median(fa);
         const bMedian = median(fb);
         const unit = workload.endsWith('4k') ? 'IOPS' : 'MB/s';
         const ratio = bMedian ? Math.round((aMedian / bMedian) * 100) / 100 : 0;
-        const fig: Figure = { store, workload, unit, a: fa, b: fb, aMedian, bMedian, ratio };
+        const fig: Figure = {
+          store,
+          workload,
+          unit,
+          a: fa,
+          b: fb,
+          aMedian,
+          bMedian,
+          ratio,
+          aCpu: medianCpu(ca),
+          bCpu: medianCpu(cb),
+        };
         figures.push(fig);
         log(`  ${store} ${workload}: A ${fa.join('/')} B ${fb.join('/')} ${unit}`);
       }
@@ -280,6 +378,15 @@ export function formatReport(r: BenchReport): string {
   }
   const ratios = r.figures.map((f) => f.ratio);
   lines.push(`worst ratio A/B: ${Math.min(...ratios).toFixed(2)}`);
+  lines.push(
+    'CPU per I/O, median, in microseconds: the daemon / the whole machine (initiator and kernel too)',
+  );
+  const cpu = (c: CpuPerOp): string => `${c.daemonUs.toFixed(1)} / ${c.machineUs.toFixed(1)}`;
+  for (const f of r.figures) {
+    lines.push(
+      `${f.store.padEnd(6)}${f.workload.padEnd(10)}${''.padEnd(6)}${cpu(f.aCpu).padStart(18)}${cpu(f.bCpu).padStart(18)}`,
+    );
+  }
   const mib = (kib: number): string => `${(kib / 1024).toFixed(1)} MiB`;
   lines.push('peak RSS during 16 sessions x QD32 x 1 MiB writes (rdwr LUN):');
   for (const [label, x] of [
