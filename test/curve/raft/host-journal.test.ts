@@ -447,16 +447,19 @@ t.test(
   'a close while a spare is filled or a checkpoint runs leaves no file behind and loses nothing',
   async (t) => {
     const { dir, jdir } = tmpDirs(t);
+    const closeLeavesOnlyJournalFiles = async (j: HostJournal, groups: FileStorage[]): Promise<void> => {
+      groups[0].close();
+      j.close();
+      await j.settled();
+      t.same(
+        fs.readdirSync(jdir).filter((f) => !f.startsWith('journal-')),
+        [],
+        'no filling- or spare- file after the close settled',
+      );
+    };
     // recoveryDone() starts filling a spare: close at once, in the middle of it.
     let { j, groups } = checkpointingGroup(dir);
-    groups[0].close();
-    j.close();
-    await j.settled();
-    t.same(
-      fs.readdirSync(jdir).filter((f) => !f.startsWith('journal-')),
-      [],
-      'no filling- or spare- file after the close settled',
-    );
+    await closeLeavesOnlyJournalFiles(j, groups);
     // Close right after the append that starts a checkpoint (its fsyncs and recycling run on the pool).
     ({ j, groups } = checkpointingGroup(dir));
     const big = 'z'.repeat(4096);
@@ -467,14 +470,7 @@ t.test(
       if ((j as unknown as { checkpointing: boolean }).checkpointing) break;
     }
     t.ok(index > 4 && index < 200, 'a checkpoint started');
-    groups[0].close();
-    j.close();
-    await j.settled();
-    t.same(
-      fs.readdirSync(jdir).filter((f) => !f.startsWith('journal-')),
-      [],
-      'no filling- or spare- file after the close settled',
-    );
+    await closeLeavesOnlyJournalFiles(j, groups);
     ({ j, groups } = openGroups(dir, 1));
     const back = groups[0].initialState(boot).entries.map((e) => e.index);
     t.same(
