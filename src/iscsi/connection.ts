@@ -79,17 +79,22 @@ export class Connection {
     readonly socket: net.Socket,
     readonly portal: PortalAddress,
     readonly ctx: ConnectionContext,
+    /** The socket's reads are handed to receive() in a buffer that is reused afterwards. */
+    reusedChunks = false,
   ) {
     this.remoteAddress = normalizeAddress(socket.remoteAddress ?? '');
     this.remotePort = socket.remotePort ?? 0;
     this.log = ctx.log.child({ conn: this.id, peer: `${this.remoteAddress}:${this.remotePort}` });
-    this.parser = new PduParser({
-      maxDataSegmentLength: LOGIN_MAX_DATA,
-      headerDigest: false,
-      dataDigest: false,
-    });
+    this.parser = new PduParser(
+      {
+        maxDataSegmentLength: LOGIN_MAX_DATA,
+        headerDigest: false,
+        dataDigest: false,
+      },
+      reusedChunks,
+    );
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (!reusedChunks) socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', (err) => this.log.debug('socket error', { err }));
     socket.on('close', () => this.onClose());
     socket.on('drain', () => this.resumeReading());
@@ -100,7 +105,8 @@ export class Connection {
     connectionsGauge.inc();
   }
 
-  private onData(chunk: Buffer): void {
+  /** Bytes read from the socket. */
+  receive(chunk: Buffer): void {
     if (this.phase === 'closed') return;
     try {
       this.parser.push(chunk, this.onEvent);

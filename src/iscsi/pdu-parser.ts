@@ -83,7 +83,14 @@ export class PduParser {
 
   private skipRemaining = 0;
 
-  constructor(opts: ParserOptions) {
+  /**
+   * `reusedChunks`: the caller overwrites a chunk's memory once push() returns (a socket reading into one
+   * shared buffer), so nothing may be handed out as a slice of it; every header and data segment is copied.
+   */
+  constructor(
+    opts: ParserOptions,
+    private readonly reusedChunks = false,
+  ) {
     this.opts = { ...opts };
   }
 
@@ -188,7 +195,7 @@ export class PduParser {
   private readBhs(chunk: Buffer, pos: number, emit: ParseEmit): number {
     if (this.bhsFill === 0) {
       this.startPdu();
-      if (chunk.length - pos >= BHS_LENGTH) {
+      if (!this.reusedChunks && chunk.length - pos >= BHS_LENGTH) {
         this.bhs = chunk.subarray(pos, pos + BHS_LENGTH);
         this.bhsBorrowed = true;
         this.afterBhs(emit);
@@ -224,7 +231,7 @@ export class PduParser {
   private readExt(chunk: Buffer, pos: number, emit: ParseEmit): number {
     const want = this.extLength;
     if (this.extFill === 0) {
-      if (chunk.length - pos >= want) {
+      if (!this.reusedChunks && chunk.length - pos >= want) {
         this.ext = chunk.subarray(pos, pos + want);
         this.extBorrowed = true;
         this.afterHeader(emit);
@@ -298,7 +305,7 @@ export class PduParser {
   private readData(chunk: Buffer, pos: number, emit: ParseEmit): number {
     const want = this.dataLength;
     let n: number;
-    if (this.dataFill === 0 && !this.dataPlaced && chunk.length - pos >= want) {
+    if (this.dataFill === 0 && !this.dataPlaced && !this.reusedChunks && chunk.length - pos >= want) {
       this.data = chunk.subarray(pos, pos + want);
       n = want;
     } else {

@@ -8,6 +8,7 @@ import { DataBufferPool } from './data-buffer-pool';
 import { addBufferedBytesSource } from './iscsi-metrics';
 import { numberToLun } from './pdu-codec';
 import { SessionTable } from './session-table';
+import { readIntoSharedBuffer } from './shared-read-buffer';
 import type { IscsiTargetDirectory, PortalAddress } from './target-port';
 
 /**
@@ -52,10 +53,14 @@ export class IscsiServer {
   listen(address: string, port: number, tpgt = 1): Promise<PortalAddress> {
     return new Promise((resolve, reject) => {
       const portal: PortalAddress = { address, port, tpgt };
-      const server = net.createServer((socket) => {
+      const server = net.createServer({ pauseOnConnect: true }, (accepted) => {
+        // Reads are delivered from a later event-loop turn, after `conn` exists.
+        const taken = readIntoSharedBuffer(accepted, (chunk) => conn.receive(chunk));
+        const socket = taken ?? accepted;
         this.sockets.add(socket);
         socket.on('close', () => this.sockets.delete(socket));
-        new Connection(socket, portal, this.ctx);
+        const conn = new Connection(socket, portal, this.ctx, taken !== undefined);
+        if (taken === undefined) accepted.resume();
       });
       server.maxConnections = 4096;
       server.once('error', reject);

@@ -522,3 +522,30 @@ t.test(
     t.equal(parser.placingInto(), undefined, 'done placing');
   },
 );
+
+t.test('reusedChunks: PDUs survive the caller overwriting each chunk after push', async (t) => {
+  // A socket reading into one shared buffer: every chunk lives in the same memory, scribbled over once
+  // push() returns. Whatever the parser handed out must not change.
+  for (const opts of ALL_OPTS) {
+    const wire = wireOf(mixedPdus(), opts);
+    const expected = parseChunks([ownChunk(wire)], parserOpts(opts)).map(describe);
+    for (const maxChunk of [1, 7, 100, 5000, wire.length]) {
+      const shared = Buffer.alloc(maxChunk);
+      const parser = new PduParser(parserOpts(opts), true);
+      const events: ParseEvent[] = [];
+      const next = rng(maxChunk);
+      for (let pos = 0; pos < wire.length;) {
+        const n = Math.min(1 + (next() % maxChunk), wire.length - pos);
+        wire.copy(shared, 0, pos, pos + n);
+        parser.push(shared.subarray(0, n), (ev) => events.push(ev));
+        shared.fill(0xee);
+        pos += n;
+      }
+      t.strictSame(events.map(describe), expected, `chunks up to ${maxChunk}, ${JSON.stringify(opts)}`);
+      for (const ev of events) {
+        t.not(ev.header.buffer, shared.buffer, 'header is not a view of the reused memory');
+        if (ev.kind === 'pdu' && ev.pdu.data.length > 0) t.not(ev.pdu.data.buffer, shared.buffer);
+      }
+    }
+  }
+});
