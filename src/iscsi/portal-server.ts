@@ -8,7 +8,7 @@ import { DataBufferPool } from './data-buffer-pool';
 import { addBufferedBytesSource } from './iscsi-metrics';
 import { numberToLun } from './pdu-codec';
 import { SessionTable } from './session-table';
-import { readIntoSharedBuffer } from './shared-read-buffer';
+import { readIntoSharedBuffer } from '../common/shared-read-buffer';
 import type { IscsiTargetDirectory, PortalAddress } from './target-port';
 
 /**

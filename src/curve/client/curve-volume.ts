@@ -451,21 +451,27 @@ export class CurveVolume implements RequesterHost {
   }
 
   private async readAligned(offset: number, length: number, deadline: number): Promise<Buffer> {
-    const out = Buffer.allocUnsafe(length);
     const pieces = splitIo(offset, length, this.info, this.opts.maxPieceBytes);
-    await Promise.all(pieces.map((p) => this.readPiece(p, out, deadline)));
+    // One piece (the common case up to maxPieceBytes within a chunk): its data is the answer, no copy.
+    if (pieces.length === 1) return (await this.readPiece(pieces[0], deadline)) ?? Buffer.alloc(length);
+    const out = Buffer.allocUnsafe(length);
+    await Promise.all(
+      pieces.map(async (p) => {
+        const data = await this.readPiece(p, deadline);
+        if (data) data.copy(out, p.bufferOffset);
+        else out.fill(0, p.bufferOffset, p.bufferOffset + p.length);
+      }),
+    );
     return out;
   }
 
-  private async readPiece(p: IoPiece, out: Buffer, deadline: number): Promise<void> {
+  /** A piece's bytes, or undefined where it reads as zeros (never written). */
+  private async readPiece(p: IoPiece, deadline: number): Promise<Buffer | undefined> {
     const seg = await this.segmentFor(p.segmentIndex, false, deadline);
-    if (!seg) {
-      out.fill(0, p.bufferOffset, p.bufferOffset + p.length);
-      return;
-    }
+    if (!seg) return undefined;
     const release = await this.slot(p.length);
     try {
-      const data = await this.requester.run(
+      return await this.requester.run(
         'read',
         this.cache.chunk(seg, p.chunkIndex),
         p.chunkOffset,
@@ -473,8 +479,6 @@ export class CurveVolume implements RequesterHost {
         undefined,
         deadline,
       );
-      if (data) data.copy(out, p.bufferOffset);
-      else out.fill(0, p.bufferOffset, p.bufferOffset + p.length);
     } finally {
       release();
     }

@@ -30,16 +30,41 @@ export class FrameParser {
   private header: FrameHeader | undefined;
   private dead: FrameError | undefined;
 
-  constructor(private readonly limits: FrameLimits = DEFAULT_FRAME_LIMITS) {}
+  // reusedChunks mode: the frame being received, copied out of each chunk as it comes.
+  private readonly headerBuf = Buffer.allocUnsafe(FRAME_HEADER_SIZE);
+  private headerFill = 0;
+  private message: Buffer = EMPTY;
+  private attachment: Buffer = EMPTY;
+  private bodyFill = 0;
+
+  /**
+   * `reusedChunks`: the caller overwrites a chunk's memory once push() returns (a socket reading into one
+   * shared buffer), so nothing is kept or handed out as a slice of it: each message and attachment is
+   * copied, once, into a buffer of its own as its bytes arrive.
+   */
+  constructor(
+    private readonly limits: FrameLimits = DEFAULT_FRAME_LIMITS,
+    private readonly reusedChunks = false,
+  ) {}
 
   /** Bytes received but not yet returned as part of a frame. */
   get bufferedBytes(): number {
-    return this.buffered;
+    if (!this.reusedChunks) return this.buffered;
+    return this.header ? this.bodyFill : this.headerFill;
   }
 
   /** Consumes `chunk`, calling `onFrame` for each complete frame. Throws FrameError (then and forever after). */
   push(chunk: Buffer, onFrame: (frame: Frame) => void): void {
     if (this.dead) throw this.dead;
+    if (this.reusedChunks) {
+      try {
+        this.pushCopying(chunk, onFrame);
+      } catch (err) {
+        if (err instanceof FrameError) this.dead = err;
+        throw err;
+      }
+      return;
+    }
     if (chunk.length > 0) {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
@@ -78,6 +103,60 @@ export class FrameParser {
         this.buffered = 0;
       }
       throw err;
+    }
+  }
+
+  private pushCopying(chunk: Buffer, onFrame: (frame: Frame) => void): void {
+    let pos = 0;
+    const end = chunk.length;
+    while (pos < end) {
+      if (!this.header) {
+        const n = Math.min(FRAME_HEADER_SIZE - this.headerFill, end - pos);
+        chunk.copy(this.headerBuf, this.headerFill, pos, pos + n);
+        pos += n;
+        const had = this.headerFill;
+        this.headerFill += n;
+        // Check the magic as soon as it is here, so a stray protocol is refused without waiting.
+        if (had < 4 && this.headerFill >= 4 && this.headerBuf.readUInt32BE(0) !== FRAME_MAGIC) {
+          throw new FrameError('magic', `bad frame magic 0x${this.headerBuf.readUInt32BE(0).toString(16)}`);
+        }
+        if (this.headerFill < FRAME_HEADER_SIZE) return;
+        const h = readFrameHeader(this.headerBuf, 0, this.limits);
+        this.header = h;
+        this.message = h.messageLength === 0 ? EMPTY : Buffer.allocUnsafe(h.messageLength);
+        this.attachment = h.attachmentLength === 0 ? EMPTY : Buffer.allocUnsafe(h.attachmentLength);
+        this.bodyFill = 0;
+      }
+      const h = this.header;
+      const m = h.messageLength;
+      const total = m + h.attachmentLength;
+      if (this.bodyFill < m) {
+        const n = Math.min(m - this.bodyFill, end - pos);
+        chunk.copy(this.message, this.bodyFill, pos, pos + n);
+        pos += n;
+        this.bodyFill += n;
+      }
+      if (this.bodyFill >= m && this.bodyFill < total) {
+        const n = Math.min(total - this.bodyFill, end - pos);
+        chunk.copy(this.attachment, this.bodyFill - m, pos, pos + n);
+        pos += n;
+        this.bodyFill += n;
+      }
+      if (this.bodyFill < total) return;
+      const { message, attachment } = this;
+      this.header = undefined;
+      this.headerFill = this.bodyFill = 0;
+      this.message = this.attachment = EMPTY;
+      const crc = attachment.length === 0 ? 0 : crc32c(attachment);
+      onFrame({
+        flags: h.flags,
+        correlationId: h.correlationId,
+        methodId: h.methodId,
+        message,
+        attachment,
+        attachmentCrc: h.attachmentCrc,
+        attachmentCrcOk: crc === h.attachmentCrc,
+      });
     }
   }
 

@@ -24,10 +24,12 @@ export class FramedSocket {
     readonly socket: net.Socket,
     private readonly events: FramedSocketEvents,
     limits: FrameLimits = DEFAULT_FRAME_LIMITS,
+    /** The socket's reads are handed to receive() in a buffer that is reused afterwards (onread). */
+    reusedChunks = false,
   ) {
-    this.parser = new FrameParser(limits);
+    this.parser = new FrameParser(limits, reusedChunks);
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (!reusedChunks) socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('drain', () => this.events.onDrain?.());
     socket.on('error', (err) => {
       this.closeError ??= err;
@@ -67,7 +69,8 @@ export class FramedSocket {
     this.socket.uncork();
   };
 
-  private onData(chunk: Buffer): void {
+  /** Bytes read from the socket. */
+  receive(chunk: Buffer): void {
     try {
       this.parser.push(chunk, this.events.onFrame);
     } catch (err) {

@@ -5,6 +5,7 @@
 // is re-established on demand after an exponential backoff.
 
 import * as net from 'node:net';
+import { sharedBufferOnRead } from '../../common/shared-read-buffer';
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
 import { DEFAULT_FRAME_LIMITS, FrameFlag, type Frame, type FrameLimits } from './frame';
 import { frameSize } from './frame-serializer';
@@ -105,7 +106,15 @@ class ClientConnection {
     const wait = this.notBefore - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     if (this.client.isClosed) throw new RpcError(RpcStatus.SHUTDOWN, 'client closed');
-    const socket = net.connect({ host: this.opts.host, port: this.opts.port });
+    // Reads land in the shared buffer. A server never speaks first, so bytes before `framed` exists
+    // (set right after 'connect') would be a protocol error.
+    const socket = net.connect({
+      host: this.opts.host,
+      port: this.opts.port,
+      onread: sharedBufferOnRead((chunk) =>
+        this.framed?.socket === socket ? this.framed.receive(chunk) : socket.destroy(),
+      ),
+    });
     try {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('connect timeout')), this.opts.connectTimeoutMs);
@@ -135,6 +144,7 @@ class ClientConnection {
         onClose: (err) => this.onClose(err),
       },
       this.opts.limits,
+      true,
     );
   }
 

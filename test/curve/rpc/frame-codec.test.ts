@@ -208,3 +208,90 @@ t.test('bufferedBytes tracks partial frames', async (t) => {
   t.equal(n, 1);
   t.equal(p.bufferedBytes, 0);
 });
+
+t.test('reusedChunks: frames survive the caller overwriting each chunk after push', async (t) => {
+  // A socket reading into one shared buffer: every chunk is the same memory, scribbled over once push()
+  // returns. Frames handed out must keep their bytes.
+  const frames = [
+    {
+      flags: 0,
+      correlationId: 1,
+      methodId: 7,
+      message: Buffer.from('first'),
+      attachment: Buffer.alloc(5000, 3),
+    },
+    { flags: FrameFlag.CANCEL, correlationId: 2, methodId: 7, message: Buffer.alloc(0) },
+    { flags: 0, correlationId: 3, methodId: 9, message: Buffer.alloc(0), attachment: Buffer.from('att') },
+    { flags: FrameFlag.RESPONSE, correlationId: 4, methodId: 9, message: Buffer.alloc(70000, 0x41) },
+  ];
+  const wire = Buffer.concat(frames.flatMap((f) => serializeFrame(f)));
+  for (const maxChunk of [1, 5, 31, 33, 1000, 65536, wire.length]) {
+    const shared = Buffer.alloc(maxChunk);
+    const p = new FrameParser(DEFAULT_FRAME_LIMITS, true);
+    const got: Frame[] = [];
+    let seed = maxChunk;
+    for (let pos = 0; pos < wire.length;) {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      const n = Math.min(1 + (seed % maxChunk), wire.length - pos);
+      wire.copy(shared, 0, pos, pos + n);
+      p.push(shared.subarray(0, n), (f) => got.push(f));
+      shared.fill(0xee);
+      pos += n;
+    }
+    t.equal(got.length, frames.length, `chunks up to ${maxChunk}`);
+    got.forEach((f, i) => {
+      const want = frames[i];
+      t.ok(
+        f.correlationId === want.correlationId &&
+          f.flags === want.flags &&
+          f.methodId === want.methodId &&
+          f.message.equals(want.message) &&
+          f.attachment.equals(want.attachment ?? Buffer.alloc(0)) &&
+          f.attachmentCrcOk,
+        `chunks up to ${maxChunk}: frame ${i + 1} intact`,
+      );
+      t.not(f.message.length > 0 && f.message.buffer, shared.buffer);
+      t.not(f.attachment.length > 0 && f.attachment.buffer, shared.buffer);
+    });
+    t.equal(p.bufferedBytes, 0);
+  }
+
+  const partial = new FrameParser(DEFAULT_FRAME_LIMITS, true);
+  partial.push(wire.subarray(0, 20), () => t.fail('incomplete'));
+  t.equal(partial.bufferedBytes, 20, 'part of a header');
+  partial.push(wire.subarray(20, FRAME_HEADER_SIZE + 5), () => t.fail('incomplete'));
+  t.equal(partial.bufferedBytes, 5, 'header consumed, 5 body bytes held');
+
+  // Stream faults are found as early as without the mode.
+  const good = Buffer.concat(
+    serializeFrame({
+      flags: 0,
+      correlationId: 1,
+      methodId: 1,
+      message: Buffer.alloc(0),
+      attachment: Buffer.alloc(2000),
+    }),
+  );
+  const badMagic = Buffer.from(good);
+  badMagic[0] = 0;
+  const p1 = new FrameParser(DEFAULT_FRAME_LIMITS, true);
+  t.throws(() => p1.push(badMagic.subarray(0, 4), () => undefined), { name: 'FrameError', reason: 'magic' });
+  t.throws(() => p1.push(good, () => undefined), FrameError, 'and the parser stays dead');
+  const small = new FrameParser({ ...DEFAULT_FRAME_LIMITS, maxAttachmentLength: 1024 }, true);
+  t.throws(() => small.push(good.subarray(0, 32), () => undefined), {
+    name: 'FrameError',
+    reason: 'too-long',
+  });
+  const badCrc = Buffer.from(good);
+  badCrc.writeUInt32BE(5, 16);
+  t.throws(() => new FrameParser(DEFAULT_FRAME_LIMITS, true).push(badCrc, () => undefined), {
+    name: 'FrameError',
+    reason: 'header-crc',
+  });
+  const corrupt = Buffer.from(good);
+  corrupt[good.length - 1] ^= 1;
+  const seen: Frame[] = [];
+  new FrameParser(DEFAULT_FRAME_LIMITS, true).push(corrupt, (f) => seen.push(f));
+  t.equal(seen.length, 1);
+  t.equal(seen[0].attachmentCrcOk, false, 'attachment CRC mismatch is reported per frame');
+});

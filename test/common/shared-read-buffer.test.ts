@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import t from 'tap';
-import { readIntoSharedBuffer } from '../../src/iscsi/shared-read-buffer';
+import { readIntoSharedBuffer } from '../../src/common/shared-read-buffer';
 
 /** A server whose accepted sockets are moved onto the shared read buffer; resolves with what it needs. */
 async function takeOverServer(onChunk: (chunk: Buffer) => void) {
