@@ -4,7 +4,7 @@
 import type * as net from 'node:net';
 import type { Logger } from '../common/log';
 import { ByteBudget } from './byte-budget';
-import type { DataBufferPool } from './data-buffer-pool';
+import type { DataBufferPool } from '../common/data-buffer-pool';
 import { connectionsGauge, loginsTotal, rejectsTotal } from './iscsi-metrics';
 import { LoginNegotiator } from './login';
 import type { OperationalParams } from './negotiation';
@@ -58,6 +58,8 @@ export class Connection {
 
   /** Encoded PDUs waiting for the end of this event-loop turn (see flush). */
   private out: Buffer[] = [];
+  /** Run once everything queued so far has been written to the socket (see whenSent). */
+  private afterSent: Array<() => void> = [];
   private flushQueued = false;
   private loginNeg: LoginNegotiator | undefined;
   private loginIsid: Buffer | undefined;
@@ -399,6 +401,14 @@ export class Connection {
   }
 
   /**
+   * Run `f` once every PDU queued so far is written to the socket (their buffers are no longer needed);
+   * never, if the connection fails first.
+   */
+  whenSent(f: () => void): void {
+    this.afterSent.push(f);
+  }
+
+  /**
    * Hand the turn's output to the socket in one writev. Small pieces (headers, short data) are packed into
    * one buffer first: one write() per response costs more than copying a few dozen bytes.
    */
@@ -407,25 +417,38 @@ export class Connection {
     const out = this.out;
     if (out.length === 0) return;
     this.out = [];
+    const sent = this.afterSent;
+    this.afterSent = [];
     const socket = this.socket;
     if (socket.destroyed) return;
-    socket.cork();
+    const writes: Buffer[] = [];
     for (let i = 0; i < out.length;) {
       if (out[i].length >= PACK_BELOW) {
-        socket.write(out[i++]);
+        writes.push(out[i++]);
         continue;
       }
       let j = i;
       let bytes = 0;
       while (j < out.length && out[j].length < PACK_BELOW) bytes += out[j++].length;
       if (j - i === 1) {
-        socket.write(out[i]);
+        writes.push(out[i]);
       } else {
         const packed = Buffer.allocUnsafe(bytes);
         for (let at = 0; i < j; i++) at += out[i].copy(packed, at);
-        socket.write(packed);
+        writes.push(packed);
       }
       i = j;
+    }
+    socket.cork();
+    const last = writes.length - 1;
+    for (let i = 0; i < last; i++) socket.write(writes[i]);
+    if (sent.length === 0) socket.write(writes[last]);
+    else {
+      // Writes complete in order: when the last is done, every buffer of this batch is on the wire. A
+      // failed write (connection gone) runs nothing: its buffers are left to the GC.
+      socket.write(writes[last], (err) => {
+        if (!err) for (const f of sent) f();
+      });
     }
     socket.uncork();
     if (!this.outputPaused && socket.writableLength > OUTPUT_HIGH_WATER) {

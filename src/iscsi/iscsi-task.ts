@@ -2,7 +2,7 @@
 // bursts) and its lifecycle. The session drives it; this file holds the bookkeeping only.
 import type { ScsiTask } from '../scsi/scsi-types';
 import type { Connection } from './connection';
-import type { DataBufferPool } from './data-buffer-pool';
+import type { DataBufferPool } from '../common/data-buffer-pool';
 import type { ScsiCommand } from './pdu-types';
 
 export interface OutstandingR2T {

@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import type { Logger } from '../common/log';
 import { ByteBudget } from './byte-budget';
 import { Connection, type ConnectionContext } from './connection';
-import { DataBufferPool } from './data-buffer-pool';
+import { sharedBufferPool } from '../common/data-buffer-pool';
 import { addBufferedBytesSource } from './iscsi-metrics';
 import { numberToLun } from './pdu-codec';
 import { SessionTable } from './session-table';
@@ -40,7 +40,7 @@ export class IscsiServer {
       directory: opts.directory,
       sessions: this.sessions,
       budget: new ByteBudget(opts.dataBudgetBytes ?? DEFAULT_DATA_BUDGET),
-      buffers: new DataBufferPool(),
+      buffers: sharedBufferPool,
       log: opts.log,
       cmdWindow: opts.cmdWindow ?? 128,
       loginTimeoutMs: opts.loginTimeoutMs ?? 30_000,

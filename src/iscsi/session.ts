@@ -621,6 +621,9 @@ export class Session {
     if (data && data.length > 0) {
       this.sendDataIn(task, data, good, res.status, overflow, underflow, residual);
       this.tally.readBytes += data.length;
+      // A pooled buffer (a Curve read's data) goes back once on the wire; the pool ignores any other.
+      const sentData = data;
+      conn.whenSent(() => this.ctx.buffers.give(sentData));
       if (good) {
         task.settle();
         return;

@@ -1,5 +1,6 @@
 // A minimal in-memory target directory for transport tests: one target, a 512-byte-block RAM disk on
 // LUN 1 that understands TEST UNIT READY, READ(10) and WRITE(10), and a controllable execution delay.
+import type { DataBufferPool } from '../../src/common/data-buffer-pool';
 import type { ItNexus, ScsiResult, ScsiTask } from '../../src/scsi/scsi-types';
 import type {
   ChapAccount,
@@ -20,6 +21,8 @@ export class FakeTarget implements IscsiTargetView {
   nexuses = new Set<number>();
   accounts: ChapAccount[] = [];
   params = new Map<string, string>();
+  /** When set, READ answers in buffers taken from this pool (as the Curve client's reads are). */
+  readPool: DataBufferPool | undefined;
 
   constructor(
     readonly name = 'iqn.2026-11.test:target',
@@ -80,8 +83,13 @@ export class FakeTarget implements IscsiTargetView {
       const lba = task.cdb.readUInt32BE(2);
       const n = task.cdb.readUInt16BE(7) * 512;
       if (lba * 512 + n > this.disk.length) return checkCondition(0x05, 0x21);
-      if (op === 0x28)
-        return { status: 0, dataIn: Buffer.from(this.disk.subarray(lba * 512, lba * 512 + n)) };
+      if (op === 0x28) {
+        const src = this.disk.subarray(lba * 512, lba * 512 + n);
+        if (!this.readPool) return { status: 0, dataIn: Buffer.from(src) };
+        const dataIn = this.readPool.take(n);
+        src.copy(dataIn);
+        return { status: 0, dataIn };
+      }
       const data = task.dataOut ?? Buffer.alloc(0);
       data.copy(this.disk, lba * 512, 0, Math.min(n, data.length));
       return { status: 0, dataOutLength: n };

@@ -2,6 +2,7 @@
 // login, R2T data flow, CmdSN ordering and window, task management, reinstatement, MC/S, logout,
 // discovery, and Reject answers.
 import t, { type Test } from 'tap';
+import { sharedBufferPool } from '../../src/common/data-buffer-pool';
 import { createLogger, setLogSink } from '../../src/common/log';
 import { IscsiServer } from '../../src/iscsi/portal-server';
 import {
@@ -69,6 +70,45 @@ t.test('writes through immediate data, unsolicited Data-Out and R2T read back id
     t.equal(r.status, 0);
     t.ok(r.data.equals(data), `read back ${size}`);
   }
+});
+
+t.test('pooled read data goes back to the pool only once it is on the wire', async (t) => {
+  const { port, target } = await setup(t);
+  target.readPool = sharedBufferPool;
+  const c = await loggedIn(t, port);
+  const size = 256 * 1024;
+  const blocks = size / 512;
+  for (let i = 0; i < 16; i++) t.equal((await c.write10(i * blocks, pattern(size, i))).status, 0);
+  const seen = new Set<ArrayBufferLike>();
+  const taken = sharedBufferPool.take.bind(sharedBufferPool);
+  sharedBufferPool.take = (n: number) => {
+    const b = taken(n);
+    seen.add(b.buffer);
+    return b;
+  };
+  t.teardown(() => {
+    sharedBufferPool.take = taken;
+  });
+  // Two sessions, 8 readers each, every read issued as the last one lands, completions delayed to the
+  // timer phase: commands of one connection take buffers while the other's answers wait for their
+  // flush, so a buffer given back before it is on the wire would carry another read's pattern.
+  target.delayMs = 1;
+  const c2 = await loggedIn(t, port);
+  let bad = 0;
+  await Promise.all(
+    [c, c2].flatMap((ini, s) =>
+      [...Array(8).keys()].map(async (w) => {
+        for (let k = 0; k < 8; k++) {
+          const i = (w * 2 + s + k) % 16;
+          const r = await ini.read10(i * blocks, blocks);
+          if (r.status !== 0 || !r.data.equals(pattern(size, i))) bad++;
+        }
+      }),
+    ),
+  );
+  t.equal(bad, 0, "no read carried another read's data");
+  t.ok(seen.size < 128, `buffers were reused (${seen.size} distinct for 128 reads)`);
+  t.ok(sharedBufferPool.idleSize() >= size, 'and are back in the pool');
 });
 
 t.test('read residuals: underflow and overflow against EDTL', async (t) => {

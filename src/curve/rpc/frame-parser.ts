@@ -40,11 +40,13 @@ export class FrameParser {
   /**
    * `reusedChunks`: the caller overwrites a chunk's memory once push() returns (a socket reading into one
    * shared buffer), so nothing is kept or handed out as a slice of it: each message and attachment is
-   * copied, once, into a buffer of its own as its bytes arrive.
+   * copied, once, into a buffer of its own as its bytes arrive; attachments into one from `allocate`
+   * (a pool, say).
    */
   constructor(
     private readonly limits: FrameLimits = DEFAULT_FRAME_LIMITS,
     private readonly reusedChunks = false,
+    private readonly allocate: (n: number) => Buffer = Buffer.allocUnsafe,
   ) {}
 
   /** Bytes received but not yet returned as part of a frame. */
@@ -85,16 +87,7 @@ export class FrameParser {
         const message = this.take(h.messageLength);
         const attachment = this.take(h.attachmentLength);
         this.header = undefined;
-        const crc = attachment.length === 0 ? 0 : crc32c(attachment);
-        onFrame({
-          flags: h.flags,
-          correlationId: h.correlationId,
-          methodId: h.methodId,
-          message,
-          attachment,
-          attachmentCrc: h.attachmentCrc,
-          attachmentCrcOk: crc === h.attachmentCrc,
-        });
+        onFrame(frameOf(h, message, attachment));
       }
     } catch (err) {
       if (err instanceof FrameError) {
@@ -124,7 +117,7 @@ export class FrameParser {
         const h = readFrameHeader(this.headerBuf, 0, this.limits);
         this.header = h;
         this.message = h.messageLength === 0 ? EMPTY : Buffer.allocUnsafe(h.messageLength);
-        this.attachment = h.attachmentLength === 0 ? EMPTY : Buffer.allocUnsafe(h.attachmentLength);
+        this.attachment = h.attachmentLength === 0 ? EMPTY : this.allocate(h.attachmentLength);
         this.bodyFill = 0;
       }
       const h = this.header;
@@ -147,16 +140,7 @@ export class FrameParser {
       this.header = undefined;
       this.headerFill = this.bodyFill = 0;
       this.message = this.attachment = EMPTY;
-      const crc = attachment.length === 0 ? 0 : crc32c(attachment);
-      onFrame({
-        flags: h.flags,
-        correlationId: h.correlationId,
-        methodId: h.methodId,
-        message,
-        attachment,
-        attachmentCrc: h.attachmentCrc,
-        attachmentCrcOk: crc === h.attachmentCrc,
-      });
+      onFrame(frameOf(h, message, attachment));
     }
   }
 
@@ -205,4 +189,18 @@ export class FrameParser {
       this.head = 0;
     }
   }
+}
+
+/** A received frame, its attachment's CRC checked against the header's. */
+function frameOf(h: FrameHeader, message: Buffer, attachment: Buffer): Frame {
+  const crc = attachment.length === 0 ? 0 : crc32c(attachment);
+  return {
+    flags: h.flags,
+    correlationId: h.correlationId,
+    methodId: h.methodId,
+    message,
+    attachment,
+    attachmentCrc: h.attachmentCrc,
+    attachmentCrcOk: crc === h.attachmentCrc,
+  };
 }

@@ -26,8 +26,10 @@ export class FramedSocket {
     limits: FrameLimits = DEFAULT_FRAME_LIMITS,
     /** The socket's reads are handed to receive() in a buffer that is reused afterwards (onread). */
     reusedChunks = false,
+    /** Where received attachments are allocated (with reusedChunks). */
+    allocate?: (n: number) => Buffer,
   ) {
-    this.parser = new FrameParser(limits, reusedChunks);
+    this.parser = new FrameParser(limits, reusedChunks, allocate);
     socket.setNoDelay(true);
     if (!reusedChunks) socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('drain', () => this.events.onDrain?.());

@@ -5,6 +5,7 @@
 // is re-established on demand after an exponential backoff.
 
 import * as net from 'node:net';
+import { sharedBufferPool } from '../../common/data-buffer-pool';
 import { sharedBufferOnRead } from '../../common/shared-read-buffer';
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
 import { DEFAULT_FRAME_LIMITS, FrameFlag, type Frame, type FrameLimits } from './frame';
@@ -145,6 +146,8 @@ class ClientConnection {
       },
       this.opts.limits,
       true,
+      // A read's data goes up to iSCSI, which gives the buffer back once it is on the wire.
+      (n) => sharedBufferPool.take(n),
     );
   }
 

@@ -10,6 +10,19 @@ import {
 import { FrameParser } from '../../../src/curve/rpc/frame-parser';
 import { serializeFrame } from '../../../src/curve/rpc/frame-serializer';
 
+/** One request frame on the wire: no message, a 2000-byte attachment. */
+function frameWith2000ByteAttachment(): Buffer {
+  return Buffer.concat(
+    serializeFrame({
+      flags: 0,
+      correlationId: 1,
+      methodId: 1,
+      message: Buffer.alloc(0),
+      attachment: Buffer.alloc(2000),
+    }),
+  );
+}
+
 function parseAll(parser: FrameParser, chunks: Buffer[]): Frame[] {
   const out: Frame[] = [];
   for (const c of chunks) parser.push(c, (f) => out.push(f));
@@ -149,15 +162,7 @@ t.test('stream faults throw FrameError and kill the parser', async (t) => {
     reason: 'header-crc',
   });
 
-  const tooLong = Buffer.concat(
-    serializeFrame({
-      flags: 0,
-      correlationId: 1,
-      methodId: 1,
-      message: Buffer.alloc(0),
-      attachment: Buffer.alloc(2000),
-    }),
-  );
+  const tooLong = frameWith2000ByteAttachment();
   const small = new FrameParser({ ...DEFAULT_FRAME_LIMITS, maxAttachmentLength: 1024 });
   // Rejected from the header alone, before the body is buffered.
   t.throws(() => small.push(tooLong.subarray(0, 32), () => undefined), {
@@ -263,15 +268,7 @@ t.test('reusedChunks: frames survive the caller overwriting each chunk after pus
   t.equal(partial.bufferedBytes, 5, 'header consumed, 5 body bytes held');
 
   // Stream faults are found as early as without the mode.
-  const good = Buffer.concat(
-    serializeFrame({
-      flags: 0,
-      correlationId: 1,
-      methodId: 1,
-      message: Buffer.alloc(0),
-      attachment: Buffer.alloc(2000),
-    }),
-  );
+  const good = frameWith2000ByteAttachment();
   const badMagic = Buffer.from(good);
   badMagic[0] = 0;
   const p1 = new FrameParser(DEFAULT_FRAME_LIMITS, true);

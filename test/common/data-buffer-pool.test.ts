@@ -1,6 +1,6 @@
 // The write-data buffer pool: exact-size views, reuse by size class, idle cap, double-give safety.
 import t from 'tap';
-import { DataBufferPool } from '../../src/iscsi/data-buffer-pool';
+import { DataBufferPool } from '../../src/common/data-buffer-pool';
 
 t.test('gives exact-size buffers and reuses returned memory of the same class', async (t) => {
   const pool = new DataBufferPool(8 << 20);

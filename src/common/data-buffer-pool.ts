@@ -1,7 +1,10 @@
-// Reusable data-out buffers for write commands. Allocating and dropping a buffer per large write makes
-// malloc and the garbage collector churn, and lets RSS float far above the bytes actually in use (dead
-// buffers wait for a GC; freed ones stay in malloc's arenas). Buffers are kept by power-of-two size class;
-// at most `maxIdleBytes` sit idle. A buffer must be given back only when nothing can still touch it.
+// Reusable buffers for bulk data: iSCSI write commands' data-out, and data-plane RPC attachments received
+// by the Curve client (a read's data, handed up to iSCSI as Data-In and given back once sent). Allocating
+// and dropping a buffer per large I/O makes malloc and the garbage collector churn (V8 counts them as
+// external memory: at ~800 MB/s of 1 MiB reads, ~10 mark-compacts a second in tgtd), and lets RSS float
+// far above the bytes actually in use. Buffers are kept by power-of-two size class; at most
+// `maxIdleBytes` sit idle. A buffer must be given back only when nothing can still touch it; a buffer the
+// pool did not hand out (or already got back) is ignored, so the last holder of any buffer may offer it.
 
 const MIN_CLASS = 64 * 1024;
 const MAX_CLASS = 16 * 1024 * 1024;
@@ -52,3 +55,6 @@ export class DataBufferPool {
 function classOf(n: number): number {
   return 2 ** Math.ceil(Math.log2(n));
 }
+
+/** The pool the daemon's iSCSI server and data-plane RPC clients share (one per process). */
+export const sharedBufferPool = new DataBufferPool();
