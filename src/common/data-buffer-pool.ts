@@ -34,6 +34,11 @@ export class DataBufferPool {
     return Buffer.from(ab, 0, n);
   }
 
+  /** Is `buf` (any view of it) a buffer take() gave out and that has not come back yet? */
+  owns(buf: Buffer): boolean {
+    return this.out.has(buf.buffer as ArrayBuffer);
+  }
+
   /** Return a buffer take() gave out (any view of it); anything else is ignored. */
   give(buf: Buffer): void {
     const ab = buf.buffer as ArrayBuffer;

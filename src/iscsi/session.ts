@@ -621,9 +621,11 @@ export class Session {
     if (data && data.length > 0) {
       this.sendDataIn(task, data, good, res.status, overflow, underflow, residual);
       this.tally.readBytes += data.length;
-      // A pooled buffer (a Curve read's data) goes back once on the wire; the pool ignores any other.
-      const sentData = data;
-      conn.whenSent(() => this.ctx.buffers.give(sentData));
+      // A pooled buffer (a Curve read's data) goes back to the pool once it is on the wire.
+      if (this.ctx.buffers.owns(data)) {
+        const pooled = data;
+        conn.whenSent(() => this.ctx.buffers.give(pooled));
+      }
       if (good) {
         task.settle();
         return;

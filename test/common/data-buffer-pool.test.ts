@@ -23,10 +23,13 @@ t.test('small and huge sizes are plain allocations; foreign and repeated gives a
   t.equal(small.length, 4096);
   pool.give(small);
   t.equal(pool.idleSize(), 0, 'small buffers are not pooled');
+  t.notOk(pool.owns(small), "plain allocations are not the pool's");
   pool.give(Buffer.alloc(1 << 20));
   t.equal(pool.idleSize(), 0, 'a buffer the pool did not hand out is ignored');
   const a = pool.take(128 * 1024);
+  t.ok(pool.owns(a.subarray(10, 20)), 'a buffer out of the pool is owned, through any view');
   pool.give(a.subarray(10, 20)); // any view of it returns it
+  t.notOk(pool.owns(a), 'and no longer once given back');
   pool.give(a);
   t.equal(pool.idleSize(), 128 * 1024, 'a second give of the same buffer is ignored');
   const x = pool.take(128 * 1024);
