@@ -2,9 +2,9 @@
 // socket and random port, run our CLIs from the same build directory, clean everything up.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { freePort } from '../helpers/ports';
 
 /** Our compiled bin/ next to this compiled test (dist-X/test/admin -> dist-X/src/bin). */
 export const BIN_DIR = path.resolve(__dirname, '..', '..', 'src', 'bin');
@@ -36,16 +36,7 @@ export function run(
   });
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export function hasTool(p: string): boolean {
   try {

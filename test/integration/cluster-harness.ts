@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
+import { freePortRange } from '../helpers/ports';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 
@@ -26,22 +26,9 @@ export interface Cluster {
   waitLine(re: RegExp, timeoutMs: number): Promise<string>;
 }
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
-
 /** A base port P with P..P+4 free (iSCSI, MDS, 3 chunkservers: the launcher's derived ports). */
-export async function freeBasePort(): Promise<number> {
-  for (;;) {
-    const p = 20_000 + Math.floor(Math.random() * 40_000);
-    let ok = true;
-    for (let i = 0; i < 5 && ok; i++) ok = await portFree(p + i);
-    if (ok) return p;
-  }
+export function freeBasePort(): Promise<number> {
+  return freePortRange(5);
 }
 
 export function pidAlive(pid: number): boolean {

@@ -2,7 +2,6 @@
 // creation over gRPC, and a small ChunkService client that follows REDIRECTED to the leader.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
@@ -11,16 +10,11 @@ import { createGrpcClient, grpcCall } from '../../../src/curve/rpc/grpc';
 import { chunkServiceMethods } from '../../../src/curve/rpc/chunk-methods';
 import { RpcClient } from '../../../src/curve/rpc/rpc-client';
 import { DAEMON_NODE_FLAGS } from '../../../src/common/daemon-node-flags';
+import { freePort } from '../../helpers/ports';
 
 export const BIN = path.resolve(__dirname, '../../../src/bin/curve-chunkserver.js');
 
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+export { freePort };
 
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));

@@ -1,10 +1,10 @@
 // Starts a private etcd (Debian's etcd-server) on random loopback ports in a temp dir; stops it by PID.
 import { spawn, ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Etcd3 } from 'etcd3';
+import { freePort } from '../../helpers/ports';
 
 export interface EtcdProcess {
   endpoint: string;
@@ -12,16 +12,7 @@ export interface EtcdProcess {
   stop(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export async function startEtcd(): Promise<EtcdProcess> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mds-etcd-'));

@@ -12,19 +12,11 @@ import {
 } from '../../../src/curve/raft/kv-client-codec';
 import { FrameReader, frame } from '../../../src/curve/raft/tcp-transport';
 import { DAEMON_NODE_FLAGS } from '../../../src/common/daemon-node-flags';
+import { freePort } from '../../helpers/ports';
 
 export const KV_NODE_MAIN = path.join(__dirname, '../../../src/curve/raft/kv-node-main.js');
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export class KvConnection {
   private readonly sock: net.Socket;
