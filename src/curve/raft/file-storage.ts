@@ -287,17 +287,33 @@ export class FileStorage implements JournaledFiles {
       this.sync();
       this.journal.barrier(this.group);
     }
-    // [u32 meta length][u32 crc32c of the rest][meta JSON][data]
-    const meta = Buffer.from(JSON.stringify(s.meta));
-    const head = Buffer.alloc(8);
-    head.writeUInt32BE(meta.length, 0);
-    const body = Buffer.concat([
-      head,
-      meta,
-      Buffer.from(s.data.buffer, s.data.byteOffset, s.data.byteLength),
-    ]);
-    body.writeUInt32BE(crc32c(body.subarray(8)), 4);
-    this.writeAtomic('snapshot', body);
+    this.writeAtomic('snapshot', encodeSnapshotFile(s));
+    this.snapshotSaved(s, compactTo, replaceLog);
+  }
+
+  /**
+   * A snapshot the application took itself, saved with the slow parts (writing and fsyncing the file,
+   * fsyncing this group's log) on the thread pool; only the rename and a short sync of what was appended
+   * meanwhile block the event loop. If a newer snapshot was saved meanwhile (installed from the leader),
+   * this one is dropped. Resolves once it is durable and the log is compacted to `compactTo`.
+   */
+  async saveSnapshotAsync(s: Snapshot, compactTo = s.meta.index): Promise<void> {
+    const tmp = path.join(this.dir, 'snapshot.tmp-async');
+    await Promise.all([writeFileDurably(tmp, encodeSnapshotFile(s)), this.syncFilesAsync()]);
+    if (this.snap && this.snap.meta.index >= s.meta.index) {
+      await fs.promises.rm(tmp, { force: true });
+      return;
+    }
+    if (this.journal) {
+      this.sync();
+      this.journal.barrier(this.group);
+    }
+    fs.renameSync(tmp, path.join(this.dir, 'snapshot'));
+    this.fsyncDir();
+    this.snapshotSaved(s, compactTo, false);
+  }
+
+  private snapshotSaved(s: Snapshot, compactTo: number, replaceLog: boolean): void {
     this.snap = s;
     if (replaceLog) this.dropAllSegments();
     else this.compact(compactTo);
@@ -475,21 +491,9 @@ export class FileStorage implements JournaledFiles {
   /** writeAtomic on the thread pool (checkpoints rewrite many groups' files at once). */
   private async writeAtomicAsync(name: string, body: Buffer): Promise<void> {
     const tmp = path.join(this.dir, `${name}.tmp-async`);
-    const data = name === 'hardstate' ? withCrc(body) : body;
-    const fh = await fs.promises.open(tmp, 'w');
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await writeFileDurably(tmp, name === 'hardstate' ? withCrc(body) : body);
     await fs.promises.rename(tmp, path.join(this.dir, name));
-    const dir = await fs.promises.open(this.dir, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+    await fsyncDirAsync(this.dir);
   }
 
   private writeAtomic(name: string, body: Buffer): void {
@@ -511,6 +515,28 @@ export class FileStorage implements JournaledFiles {
       fs.closeSync(fd);
     }
   }
+}
+
+/** Write a file and fsync it, on the thread pool. */
+async function writeFileDurably(file: string, body: Buffer): Promise<void> {
+  const fh = await fs.promises.open(file, 'w');
+  try {
+    await fh.writeFile(body);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** [u32 meta length][u32 crc32c of the rest][meta JSON][data] */
+function encodeSnapshotFile(s: Snapshot): Buffer {
+  const meta = Buffer.from(JSON.stringify(s.meta));
+  const body = Buffer.allocUnsafe(8 + meta.length + s.data.byteLength);
+  body.writeUInt32BE(meta.length, 0);
+  meta.copy(body, 8);
+  body.set(s.data, 8 + meta.length);
+  body.writeUInt32BE(crc32c(body.subarray(8)), 4);
+  return body;
 }
 
 async function removeFiles(dir: string, files: string[]): Promise<void> {

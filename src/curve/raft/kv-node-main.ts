@@ -4,6 +4,8 @@
 //     [--tick-ms 50] [--fsync on|off] [--journal on|off]   (fsync off: benchmarks only, a crash loses
 //     acknowledged writes; journal off: each group's files are fsynced on their own)
 //     [--journal-checkpoint-bytes N]   (the crash test makes it small so kills meet checkpoints)
+//     [--snapshot-bytes N]   (snapshot the map and compact the log after N bytes of applied entries;
+//     default 64 MiB, 0 never: without it the log, in memory and on disk, grows without bound)
 // Clients speak length-prefixed JSON frames on --client-port:
 //   {"id":n,"op":"put","group":g,"key":k,"value":v} -> {"id":n,"ok":true,"index":i} | {"id":n,"ok":false,"leader":l}
 //   {"id":n,"op":"get","group":g,"key":k}           -> {"id":n,"ok":true,"value":v|null}
@@ -14,6 +16,7 @@
 process.env.UV_THREADPOOL_SIZE ??= '64';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { bootstrapState } from './bootstrap';
 import { FileStorage } from './file-storage';
 import { HostJournal } from './host-journal';
@@ -21,6 +24,7 @@ import { BINARY_PUT, decodeBinaryPut, encodeBinaryReply } from './kv-client-code
 import { encodeKvCommand, encodeKvPut, KvStateMachine } from './kv-state-machine';
 import { GroupStorage, MultiRaftHost, NotLeaderError } from './multi-raft-host';
 import { FrameReader, frame, PeerAddress, TcpTransport } from './tcp-transport';
+import { RaftCore } from './raft-core';
 import { NodeId } from './types';
 
 interface Args {
@@ -36,7 +40,12 @@ interface Args {
   journal: boolean;
   /** Journal checkpoint interval (undefined: HostJournal's default); tests make it small. */
   journalCheckpointBytes?: number;
+  /** Take a snapshot after this many bytes of applied entries (0: never). */
+  snapshotBytes: number;
 }
+
+/** Entries kept below a snapshot, so a follower a little behind catches up from the log, not a snapshot. */
+const SNAPSHOT_RETAIN_ENTRIES = 1024;
 
 function parseArgs(argv: string[]): Args {
   const get = (name: string, def?: string): string => {
@@ -63,6 +72,7 @@ function parseArgs(argv: string[]): Args {
     journalCheckpointBytes: argv.includes('--journal-checkpoint-bytes')
       ? Number(get('journal-checkpoint-bytes'))
       : undefined,
+    snapshotBytes: Number(get('snapshot-bytes', String(64 << 20))),
   };
 }
 
@@ -94,13 +104,22 @@ async function main(): Promise<void> {
           saveSnapshot: (s, compactTo, replaceLog) => storage.saveSnapshot(s, compactTo, replaceLog),
           syncAsync: async () => {},
         };
+    const snapshots = new Snapshotter(args.snapshotBytes, kv, storage, () => host.core(g)!);
     host.addGroup(g, init, groupStorage, {
-      apply: (e) => void kv.apply(e),
-      restore: (s) => kv.restore(s.data, s.meta.index),
+      apply: (e) => {
+        kv.apply(e);
+        snapshots.applied(e.data.length);
+      },
+      restore: (s) => {
+        kv.restore(s.data, s.meta.index);
+        snapshots.restored();
+      },
     });
   }
   journal?.recoveryDone();
   host.start();
+  const loopDelay = process.env.RAFT_KV_STATS ? monitorEventLoopDelay({ resolution: 5 }) : null;
+  loopDelay?.enable();
   let seq = 0;
   const server = net.createServer((sock) => {
     sock.setNoDelay(true);
@@ -167,7 +186,14 @@ async function main(): Promise<void> {
     // RAFT_KV_STATS=1: say how the work was batched (benchmark diagnostics).
     if (process.env.RAFT_KV_STATS) {
       process.stderr.write(
-        `kv-node ${args.id} ${JSON.stringify({ host: host.counters, journal: journal?.counters })}\n`,
+        `kv-node ${args.id} ${JSON.stringify({
+          host: host.counters,
+          journal: journal?.counters,
+          loopDelayMs: loopDelay && {
+            p99: loopDelay.percentile(99) / 1e6,
+            max: loopDelay.max / 1e6,
+          },
+        })}\n`,
       );
     }
     server.close();
@@ -175,6 +201,46 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+}
+
+/**
+ * Snapshots one group's map every `everyBytes` of applied entries and compacts its log (in memory and on
+ * disk), keeping the last SNAPSHOT_RETAIN_ENTRIES entries. The map is encoded at the applied index at
+ * once; the file is written and fsynced on the thread pool.
+ */
+class Snapshotter {
+  private sinceLast = 0;
+  private running = false;
+
+  constructor(
+    private readonly everyBytes: number,
+    private readonly kv: KvStateMachine,
+    private readonly storage: FileStorage,
+    private readonly core: () => RaftCore,
+  ) {}
+
+  applied(bytes: number): void {
+    this.sinceLast += bytes;
+    if (this.everyBytes > 0 && this.sinceLast >= this.everyBytes && !this.running) {
+      this.running = true;
+      void this.take().finally(() => (this.running = false));
+    }
+  }
+
+  /** A snapshot from the leader replaced the map (and the log): count from here. */
+  restored(): void {
+    this.sinceLast = 0;
+  }
+
+  private async take(): Promise<void> {
+    const index = this.kv.applied;
+    const core = this.core();
+    if (!core.canSnapshotAt(index)) return; // a configuration change is being applied: later
+    const covered = this.sinceLast;
+    const snap = core.createSnapshot(this.kv.snapshot(), SNAPSHOT_RETAIN_ENTRIES, index);
+    await this.storage.saveSnapshotAsync(snap, Math.max(0, index - SNAPSHOT_RETAIN_ENTRIES));
+    this.sinceLast = Math.max(0, this.sinceLast - covered);
+  }
 }
 
 main().catch((err) => {

@@ -10,7 +10,6 @@ export interface KvCommand {
   value: string;
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const COMMAND_HEADER = 10;
 
@@ -75,15 +74,52 @@ export class KvStateMachine {
     return m;
   }
 
+  /**
+   * The whole map in binary: [u8 SNAPSHOT_V1][u32 count] then per key [u16 key length][key][u32 value
+   * length][value]; values are copied as bytes (JSON would decode and re-encode every 4 KiB value).
+   */
   snapshot(): Uint8Array {
-    return encoder.encode(JSON.stringify({ applied: this.applied, map: [...this.map] }));
+    let size = 5;
+    for (const [k, v] of this.values) size += 6 + Buffer.byteLength(k) + v.length;
+    const out = Buffer.allocUnsafe(size);
+    out[0] = SNAPSHOT_V1;
+    out.writeUInt32BE(this.values.size, 1);
+    let o = 5;
+    for (const [k, v] of this.values) {
+      const keyLen = out.write(k, o + 2, 'utf8');
+      out.writeUInt16BE(keyLen, o);
+      o += 2 + keyLen;
+      out.writeUInt32BE(v.length, o);
+      out.set(v, o + 4);
+      o += 4 + v.length;
+    }
+    return out;
   }
 
+  /** Replace the map with a snapshot taken at `index` (binary, or the JSON of older snapshots). */
   restore(data: Uint8Array, index: number): void {
-    const s = JSON.parse(decoder.decode(data)) as { applied: number; map: [string, string][] };
-    if (s.applied !== index) throw new Error(`kv: snapshot at ${s.applied} labelled ${index}`);
     this.values.clear();
-    for (const [k, v] of s.map) this.values.set(k, Buffer.from(v, 'utf8'));
+    if (data.length > 0 && data[0] === SNAPSHOT_V1) {
+      const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      const count = b.readUInt32BE(1);
+      let o = 5;
+      for (let i = 0; i < count; i++) {
+        const keyLen = b.readUInt16BE(o);
+        const key = b.toString('utf8', o + 2, o + 2 + keyLen);
+        o += 2 + keyLen;
+        const len = b.readUInt32BE(o);
+        if (o + 4 + len > b.length) throw new Error('kv: truncated snapshot');
+        this.values.set(key, Buffer.from(b.subarray(o + 4, o + 4 + len)));
+        o += 4 + len;
+      }
+    } else {
+      const s = JSON.parse(decoder.decode(data)) as { applied: number; map: [string, string][] };
+      if (s.applied !== index) throw new Error(`kv: snapshot at ${s.applied} labelled ${index}`);
+      for (const [k, v] of s.map) this.values.set(k, Buffer.from(v, 'utf8'));
+    }
     this.applied = index;
   }
 }
+
+/** First byte of a binary snapshot (a JSON one starts with '{'). */
+const SNAPSHOT_V1 = 0x01;

@@ -5,7 +5,7 @@ import t from 'tap';
 import * as path from 'node:path';
 import { FileStorage } from '../../../src/curve/raft/file-storage';
 import { HostJournal } from '../../../src/curve/raft/host-journal';
-import { decodeKvCommand } from '../../../src/curve/raft/kv-state-machine';
+import { decodeKvCommand, KvStateMachine } from '../../../src/curve/raft/kv-state-machine';
 import { bootstrapState } from '../../../src/curve/raft/bootstrap';
 import { Prng } from '../../../src/curve/raft/prng';
 import { EntryType } from '../../../src/curve/raft/types';
@@ -15,8 +15,13 @@ const CHAOS_MS = Number(process.env.RAFT_CRASH_MS ?? 20000);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 t.test('SIGKILL a random replica every few seconds while clients write', { timeout: 120_000 }, async (t) => {
-  // Small journal checkpoints: the kills also land while journal files are checkpointed and recycled.
-  const cluster = new KvCluster(3, 1, 50, true, ['--journal-checkpoint-bytes', String(256 << 10)]);
+  // Small journal checkpoints and snapshots: the kills also land while journal files are checkpointed and
+  // recycled and while snapshots are saved and the log compacted; a replica restarted behind the
+  // leader's compacted log catches up by snapshot.
+  const cluster = new KvCluster(3, 1, 50, true, [
+    ...['--journal-checkpoint-bytes', String(256 << 10)],
+    ...['--snapshot-bytes', String(16 << 10)],
+  ]);
   await cluster.init();
   t.teardown(async () => {
     await cluster.stopAll();
@@ -95,22 +100,32 @@ t.test('SIGKILL a random replica every few seconds while clients write', { timeo
   const missing = [...acked].filter(([k, v]) => finalMap.get(k) !== v);
   t.same(missing, [], 'every acknowledged write is in the replicated state');
 
-  // Durability: read each replica's files after a final SIGKILL, as its restart would (the group's
-  // segment files plus its host journal's records); each acked write is on a majority.
+  // Durability: read each replica's files after a final SIGKILL, as its restart would (its snapshot, the
+  // group's segment files and its host journal's records); each acked write is on a majority.
   await cluster.stopAll();
   const onDisk = new Map<string, number>();
+  let snapshots = 0;
   for (let id = 1; id <= 3; id++) {
     const journal = HostJournal.open(path.join(cluster.dir, `n${id}`, 'journal'));
     const s = FileStorage.open(path.join(cluster.dir, `n${id}`, 'group-1'), { journal, group: 1 });
     const init = s.initialState(bootstrapState([1, 2, 3]));
     s.close();
     journal.close();
+    const here = new Map<string, string>();
+    if (init.snapshot) {
+      snapshots++;
+      const kv = new KvStateMachine();
+      kv.restore(init.snapshot.data, init.snapshot.meta.index);
+      for (const [k, v] of kv.map) here.set(k, v);
+    }
     for (const e of init.entries) {
       if (e.type !== EntryType.Normal || e.data.length === 0) continue;
       const cmd = decodeKvCommand(e.data);
-      if (acked.get(cmd.key) === cmd.value) onDisk.set(cmd.key, (onDisk.get(cmd.key) ?? 0) + 1);
+      here.set(cmd.key, cmd.value);
     }
+    for (const [k, v] of here) if (acked.get(k) === v) onDisk.set(k, (onDisk.get(k) ?? 0) + 1);
   }
+  t.ok(snapshots >= 2, `${snapshots} replicas had compacted their log into a snapshot`);
   const notMajority = [...acked.keys()].filter((k) => (onDisk.get(k) ?? 0) < 2);
   t.same(notMajority, [], 'every acknowledged write is durable on at least 2 of 3 replicas');
 });
