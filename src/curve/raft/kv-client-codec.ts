@@ -20,17 +20,18 @@ export interface BinaryReply {
   n: number;
 }
 
-/** The request payload (without the transport's length prefix). */
-export function encodeBinaryPut(id: number, group: number, key: string, value: Uint8Array): Buffer {
+/** A complete length-prefixed request frame, ready to write (the value is copied once). */
+export function encodeFramedBinaryPut(id: number, group: number, key: string, value: Uint8Array): Buffer {
   const keyLen = Buffer.byteLength(key);
   if (keyLen > 0xffff) throw new Error('kv client: key too long');
-  const out = Buffer.allocUnsafe(REQUEST_HEADER + keyLen + value.length);
-  out[0] = BINARY_PUT;
-  out.writeUInt32BE(id >>> 0, 1);
-  out.writeUInt32BE(group >>> 0, 5);
-  out.writeUInt16BE(keyLen, 9);
-  out.write(key, REQUEST_HEADER, 'utf8');
-  out.set(value, REQUEST_HEADER + keyLen);
+  const out = Buffer.allocUnsafe(4 + REQUEST_HEADER + keyLen + value.length);
+  out.writeUInt32BE(REQUEST_HEADER + keyLen + value.length, 0);
+  out[4] = BINARY_PUT;
+  out.writeUInt32BE(id >>> 0, 5);
+  out.writeUInt32BE(group >>> 0, 9);
+  out.writeUInt16BE(keyLen, 13);
+  out.write(key, 4 + REQUEST_HEADER, 'utf8');
+  out.set(value, 4 + REQUEST_HEADER + keyLen);
   return out;
 }
 
@@ -46,15 +47,16 @@ export function decodeBinaryPut(f: Buffer): BinaryPut {
   };
 }
 
-/** A complete length-prefixed reply frame, ready to write. */
-export function encodeBinaryReply(id: number, ok: boolean, n: number): Buffer {
-  const out = Buffer.allocUnsafe(4 + BINARY_REPLY_LENGTH);
-  out.writeUInt32BE(BINARY_REPLY_LENGTH, 0);
-  out[4] = BINARY_PUT;
-  out.writeUInt32BE(id >>> 0, 5);
-  out[9] = ok ? 1 : 0;
-  out.writeUInt32BE(n >>> 0, 10);
-  return out;
+/** Bytes of a length-prefixed reply frame. */
+export const FRAMED_REPLY_LENGTH = 4 + BINARY_REPLY_LENGTH;
+
+/** A complete length-prefixed reply frame, written into out at off (replies of one turn share a buffer). */
+export function encodeBinaryReplyInto(out: Buffer, off: number, id: number, ok: boolean, n: number): void {
+  out.writeUInt32BE(BINARY_REPLY_LENGTH, off);
+  out[off + 4] = BINARY_PUT;
+  out.writeUInt32BE(id >>> 0, off + 5);
+  out[off + 9] = ok ? 1 : 0;
+  out.writeUInt32BE(n >>> 0, off + 10);
 }
 
 /** Decode a reply payload (without the length prefix). */

@@ -20,7 +20,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { bootstrapState } from './bootstrap';
 import { FileStorage } from './file-storage';
 import { HostJournal } from './host-journal';
-import { BINARY_PUT, decodeBinaryPut, encodeBinaryReply } from './kv-client-codec';
+import { BINARY_PUT, decodeBinaryPut, encodeBinaryReplyInto, FRAMED_REPLY_LENGTH } from './kv-client-codec';
 import { encodeKvCommand, encodeKvPut, KvStateMachine } from './kv-state-machine';
 import { GroupStorage, MultiRaftHost, NotLeaderError } from './multi-raft-host';
 import { FrameReader, frame, PeerAddress, TcpTransport } from './tcp-transport';
@@ -138,14 +138,32 @@ async function main(): Promise<void> {
       sock.write(buf);
     };
     const reply = (obj: unknown): void => send(frame(Buffer.from(JSON.stringify(obj))));
+    // Binary replies of one turn (a flush commits many puts at once) are encoded into one buffer.
+    let replies: Buffer | null = null;
+    let repliesLen = 0;
+    const answer = (id: number, ok: boolean, n: number): void => {
+      if (!replies) {
+        replies = Buffer.allocUnsafe(64 * FRAMED_REPLY_LENGTH);
+        process.nextTick(() => {
+          send(replies!.subarray(0, repliesLen));
+          replies = null;
+          repliesLen = 0;
+        });
+      } else if (repliesLen + FRAMED_REPLY_LENGTH > replies.length) {
+        const grown = Buffer.allocUnsafe(replies.length * 2);
+        replies.copy(grown, 0, 0, repliesLen);
+        replies = grown;
+      }
+      encodeBinaryReplyInto(replies, repliesLen, id, ok, n);
+      repliesLen += FRAMED_REPLY_LENGTH;
+    };
     const onBinaryPut = (f: Buffer): void => {
       const put = decodeBinaryPut(f);
-      const answer = (ok: boolean, n: number): void => send(encodeBinaryReply(put.id, ok, n));
-      if (!kvs.has(put.group)) return answer(false, 0);
+      if (!kvs.has(put.group)) return answer(put.id, false, 0);
       const data = encodeKvPut(args.id, ++seq, put.key, put.value);
       host.propose(put.group, data).then(
-        (index) => answer(true, index),
-        (err: unknown) => answer(false, err instanceof NotLeaderError ? err.leader : 0),
+        (index) => answer(put.id, true, index),
+        (err: unknown) => answer(put.id, false, err instanceof NotLeaderError ? err.leader : 0),
       );
     };
     sock.on('data', (chunk: Buffer) =>

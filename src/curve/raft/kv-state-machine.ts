@@ -58,8 +58,12 @@ export class KvStateMachine {
     const keyLen = b.readUInt16BE(8);
     if (COMMAND_HEADER + keyLen > b.length) throw new Error('kv: truncated command');
     const key = b.toString('utf8', COMMAND_HEADER, COMMAND_HEADER + keyLen);
-    // A copy, so the map does not pin the (much larger) network or file buffer the entry points into.
-    this.values.set(key, Buffer.from(b.subarray(COMMAND_HEADER + keyLen)));
+    // A copy, so the map does not pin the (much larger) network or file buffer the entry points into;
+    // into the old value's buffer when the size is the same (block-like overwrites allocate nothing).
+    const value = b.subarray(COMMAND_HEADER + keyLen);
+    const old = this.values.get(key);
+    if (old && old.length === value.length) old.set(value);
+    else this.values.set(key, Buffer.from(value));
     return { client: b.readUInt32BE(0), seq: b.readUInt32BE(4), key };
   }
 

@@ -8,7 +8,7 @@ import {
   BINARY_PUT,
   BinaryReply,
   decodeBinaryReply,
-  encodeBinaryPut,
+  encodeFramedBinaryPut,
 } from '../../../src/curve/raft/kv-client-codec';
 import { FrameReader, frame } from '../../../src/curve/raft/tcp-transport';
 import { DAEMON_NODE_FLAGS } from '../../../src/common/daemon-node-flags';
@@ -21,7 +21,10 @@ export { freePort };
 export class KvConnection {
   private readonly sock: net.Socket;
   private nextId = 1;
-  private readonly waiting = new Map<number, (r: KvReply) => void>();
+  /** Callers waiting for a reply, by request id, with their deadline (performance.now() ms). */
+  private readonly waiting = new Map<number, { deadline: number; done: (r: KvReply) => void }>();
+  /** One sweep for all deadlines instead of a timer per request (the benchmark has thousands in flight). */
+  private sweeper: NodeJS.Timeout | null = null;
   closed = false;
   private corked = false;
 
@@ -37,12 +40,13 @@ export class KvConnection {
             : (JSON.parse(f.toString('utf8')) as KvReply);
         const w = this.waiting.get(r.id);
         this.waiting.delete(r.id);
-        w?.(r);
+        w?.done(r);
       }),
     );
     const fail = (): void => {
       this.closed = true;
-      for (const w of this.waiting.values()) w({ id: 0, ok: false, error: 'connection lost' });
+      this.stopSweeper();
+      for (const w of this.waiting.values()) w.done({ id: 0, ok: false, error: 'connection lost' });
       this.waiting.clear();
     };
     this.sock.on('error', fail);
@@ -55,21 +59,15 @@ export class KvConnection {
 
   /** A put in the binary protocol (kv-client-codec.ts): the value travels as raw bytes. */
   put(group: number, key: string, value: Uint8Array, timeoutMs = 3000): Promise<KvReply> {
-    return this.request((id) => frame(encodeBinaryPut(id, group, key, value)), timeoutMs);
+    return this.request((id) => encodeFramedBinaryPut(id, group, key, value), timeoutMs);
   }
 
   private request(encode: (id: number) => Buffer, timeoutMs: number): Promise<KvReply> {
     if (this.closed) return Promise.resolve({ id: 0, ok: false, error: 'connection lost' });
     const id = this.nextId++;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiting.delete(id);
-        resolve({ id, ok: false, error: 'timeout' });
-      }, timeoutMs);
-      this.waiting.set(id, (r) => {
-        clearTimeout(timer);
-        resolve(r);
-      });
+      this.waiting.set(id, { deadline: performance.now() + timeoutMs, done: resolve });
+      this.sweeper ??= setInterval(() => this.sweep(), 100);
       // Requests issued in one turn of the event loop leave in one socket write.
       if (!this.corked) {
         this.corked = true;
@@ -83,7 +81,24 @@ export class KvConnection {
     });
   }
 
+  /** Time out requests past their deadline (within ~100 ms); stop sweeping when none is waiting. */
+  private sweep(): void {
+    const now = performance.now();
+    for (const [id, w] of this.waiting) {
+      if (w.deadline > now) continue;
+      this.waiting.delete(id);
+      w.done({ id, ok: false, error: 'timeout' });
+    }
+    if (this.waiting.size === 0) this.stopSweeper();
+  }
+
+  private stopSweeper(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
+  }
+
   close(): void {
+    this.stopSweeper();
     this.sock.destroy();
   }
 }
