@@ -33,6 +33,27 @@ export function writeChecksummedJson(file: string, value: unknown): void {
   }
 }
 
+/** writeChecksummedJson with the writes and fsyncs on the thread pool. */
+export async function writeChecksummedJsonAsync(file: string, value: unknown): Promise<void> {
+  const body = JSON.stringify(value);
+  const text = JSON.stringify({ crc: crc32c(Buffer.from(body, 'utf8')), body });
+  const tmp = `${file}.tmp-async`;
+  const fh = await fs.promises.open(tmp, 'w');
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fs.promises.rename(tmp, file);
+  const dir = await fs.promises.open(path.dirname(file), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
 /** The stored value; undefined when the file does not exist; CorruptFileError when it fails its check. */
 export function readChecksummedJson<T>(file: string): T | undefined {
   let text: string;

@@ -22,7 +22,7 @@ import { ChunkDataStore } from './chunk-datastore';
 import type { ChunkFilePool } from './chunk-file-pool';
 import { ChunkLogOp, decodeChunkLogEntry, encodeChunkLogEntry, type ChunkLogEntry } from './chunk-op-codec';
 import { ChunkOpStatus, ChunkStoreError, statusOfError } from './chunk-status';
-import { readChecksummedJson, writeChecksummedJson } from './checksummed-file';
+import { readChecksummedJson, writeChecksummedJson, writeChecksummedJsonAsync } from './checksummed-file';
 import { copysetName, groupIdOf, nodeIdOf } from './copyset-id';
 import { SNAPSHOT_LIST_CHUNKS, SNAPSHOT_READ_PIECE } from './internal-methods';
 import type { PeerClients } from './peer-clients';
@@ -529,8 +529,12 @@ export class CopysetNode {
     const retain = this.retainBelow(index);
     this.bytesSinceSnapshot = Math.max(0, this.bytesSinceSnapshot - covered);
     const snap = this.core.createSnapshot(Buffer.from(JSON.stringify(data)), retain, index);
-    this.storage.saveSnapshot(snap, Math.max(0, snap.meta.index - retain));
-    this.writeMarker(snap.meta.index);
+    // The file writes and fsyncs run on the thread pool: a busy copyset snapshots several times a second.
+    // (A marker older than the chunk files is safe: a restart then fetches them again.)
+    const installs = this.counters.snapshotsInstalled;
+    await this.storage.saveSnapshotAsync(snap, Math.max(0, snap.meta.index - retain));
+    if (!this.deleted && !this.closed && this.counters.snapshotsInstalled === installs)
+      await writeChecksummedJsonAsync(path.join(this.opts.dir, SNAPSHOT_MARKER), { index: snap.meta.index });
     this.lastSnapshotIndex = snap.meta.index;
     this.counters.snapshotsTaken++;
     this.log.info('snapshot taken', { index: snap.meta.index, firstLogIndex: this.core.log.firstIndex() });

@@ -55,6 +55,7 @@ export class FileStorage implements JournaledFiles {
   private logDirty = false;
   private snap: Snapshot | null = null;
   private syncsInFlight = 0;
+  private closed = false;
   private retiredFds: number[] = [];
   /** Full segments written but not yet fsynced. */
   private rolledFds: number[] = [];
@@ -295,12 +296,12 @@ export class FileStorage implements JournaledFiles {
    * A snapshot the application took itself, saved with the slow parts (writing and fsyncing the file,
    * fsyncing this group's log) on the thread pool; only the rename and a short sync of what was appended
    * meanwhile block the event loop. If a newer snapshot was saved meanwhile (installed from the leader),
-   * this one is dropped. Resolves once it is durable and the log is compacted to `compactTo`.
+   * or the storage was closed, this one is dropped. Resolves once it is durable and the log is compacted to `compactTo`.
    */
   async saveSnapshotAsync(s: Snapshot, compactTo = s.meta.index): Promise<void> {
     const tmp = path.join(this.dir, 'snapshot.tmp-async');
     await Promise.all([writeFileDurably(tmp, encodeSnapshotFile(s)), this.syncFilesAsync()]);
-    if (this.snap && this.snap.meta.index >= s.meta.index) {
+    if (this.closed || (this.snap && this.snap.meta.index >= s.meta.index)) {
       await fs.promises.rm(tmp, { force: true });
       return;
     }
@@ -325,6 +326,7 @@ export class FileStorage implements JournaledFiles {
   }
 
   close(): void {
+    this.closed = true;
     for (const fd of this.rolledFds.splice(0)) this.closeFd(fd);
     this.closeCurrent();
   }

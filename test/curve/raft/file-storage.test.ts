@@ -236,7 +236,18 @@ t.test(
       fs.readdirSync(path.join(dir, 'g')).some((f) => f.includes('tmp')),
       'the dropped snapshot left no file',
     );
+    // A close while it is written drops it too.
+    const late = s.saveSnapshotAsync({
+      meta: { index: 60, term: 3, confState: conf },
+      data: Buffer.from('C'),
+    });
     s.close();
+    await late;
+    t.notOk(
+      fs.readdirSync(path.join(dir, 'g')).some((f) => f.includes('tmp')),
+      'a snapshot dropped at close left no file',
+    );
+    t.equal(s.snapshot()!.meta.index, 50);
     j2.close();
     await j2.settled();
   },
