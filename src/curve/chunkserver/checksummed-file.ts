@@ -4,6 +4,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { crc32c } from '../../iscsi/crc32c';
+import { writeFileDurably } from '../raft/file-storage';
+import { fsyncDirAsync } from '../raft/host-journal';
 
 export class CorruptFileError extends Error {
   constructor(readonly file: string) {
@@ -38,20 +40,9 @@ export async function writeChecksummedJsonAsync(file: string, value: unknown): P
   const body = JSON.stringify(value);
   const text = JSON.stringify({ crc: crc32c(Buffer.from(body, 'utf8')), body });
   const tmp = `${file}.tmp-async`;
-  const fh = await fs.promises.open(tmp, 'w');
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+  await writeFileDurably(tmp, Buffer.from(text, 'utf8'));
   await fs.promises.rename(tmp, file);
-  const dir = await fs.promises.open(path.dirname(file), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  await fsyncDirAsync(path.dirname(file));
 }
 
 /** The stored value; undefined when the file does not exist; CorruptFileError when it fails its check. */

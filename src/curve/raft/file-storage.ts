@@ -520,7 +520,7 @@ export class FileStorage implements JournaledFiles {
 }
 
 /** Write a file and fsync it, on the thread pool. */
-async function writeFileDurably(file: string, body: Buffer): Promise<void> {
+export async function writeFileDurably(file: string, body: Buffer): Promise<void> {
   const fh = await fs.promises.open(file, 'w');
   try {
     await fh.writeFile(body);

@@ -13,6 +13,7 @@ import {
   CorruptFileError,
   readChecksummedJson,
   writeChecksummedJson,
+  writeChecksummedJsonAsync,
 } from '../../../src/curve/chunkserver/checksummed-file';
 import {
   copysetKeyOfGroup,
@@ -92,6 +93,9 @@ t.test('checksummed state files', async (t) => {
   t.throws(() => readChecksummedJson(f), CorruptFileError, 'a flipped byte is detected');
   fs.writeFileSync(f, 'not json');
   t.throws(() => readChecksummedJson(f), CorruptFileError, 'garbage is detected');
+  await writeChecksummedJsonAsync(f, { index: 7 });
+  t.same(readChecksummedJson(f), { index: 7 }, 'the thread-pool writer replaces it the same way');
+  t.same(fs.readdirSync(dir), ['chunkserver.dat'], 'no temporary file is left');
 });
 
 t.test('configuration', async (t) => {

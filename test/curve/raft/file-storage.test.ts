@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { bootstrapState } from '../../../src/curve/raft/bootstrap';
 import { decodeRecord, encodeRecord, FileStorage } from '../../../src/curve/raft/file-storage';
 import { HostJournal } from '../../../src/curve/raft/host-journal';
-import { Entry, EntryType } from '../../../src/curve/raft/types';
+import { Entry, EntryType, InitialState, Snapshot } from '../../../src/curve/raft/types';
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'raft-storage-'));
 const entry = (index: number, term: number, data = `e${index}`): Entry => ({
@@ -185,70 +185,56 @@ t.test(
   async (t) => {
     const dir = tmp();
     t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const journal = HostJournal.open(path.join(dir, 'journal'));
+    let journal = HostJournal.open(path.join(dir, 'journal'));
     let s = FileStorage.open(path.join(dir, 'g'), { segmentBytes: 100, journal, group: 1 });
     s.initialState(boot);
     journal.recoveryDone();
-    for (let i = 4; i <= 30; i++) s.append([entry(i, 2)]);
+    /** Close everything and open it again, as a restart would. */
+    const restart = async (): Promise<InitialState> => {
+      s.close();
+      journal.close();
+      await journal.settled();
+      journal = HostJournal.open(path.join(dir, 'journal'));
+      s = FileStorage.open(path.join(dir, 'g'), { segmentBytes: 100, journal, group: 1 });
+      return s.initialState(boot);
+    };
+    const noTempFile = (): boolean => !fs.readdirSync(path.join(dir, 'g')).some((f) => f.includes('tmp'));
     const conf = { voters: [1, 2, 3], learners: [] };
-    const saving = s.saveSnapshotAsync(
-      { meta: { index: 25, term: 2, confState: conf }, data: Buffer.from('A') },
-      20,
-    );
+    const snap = (index: number, term: number, data: string): Snapshot => ({
+      meta: { index, term, confState: conf },
+      data: Buffer.from(data),
+    });
+    for (let i = 4; i <= 30; i++) s.append([entry(i, 2)]);
+    const saving = s.saveSnapshotAsync(snap(25, 2, 'A'), 20);
     // Appends go on while it is written.
     s.append([entry(31, 2)]);
     await saving;
     t.equal(s.snapshot()!.meta.index, 25);
     await s.syncAsync();
-    s.close();
-    journal.close();
-    await journal.settled();
-    let j2 = HostJournal.open(path.join(dir, 'journal'));
-    s = FileStorage.open(path.join(dir, 'g'), { segmentBytes: 100, journal: j2, group: 1 });
-    let init = s.initialState(boot);
+    let init = await restart();
     t.equal(init.snapshot!.meta.index, 25);
     t.equal(Buffer.from(init.snapshot!.data).toString(), 'A');
     t.same(
       init.entries.map((e) => e.index),
       [26, 27, 28, 29, 30, 31],
     );
-    t.notOk(
-      fs.readdirSync(path.join(dir, 'g')).some((f) => f.includes('tmp')),
-      'no temporary file is left behind',
-    );
+    t.ok(noTempFile(), 'no temporary file is left behind');
     // A leader's snapshot installed while an older local one is being written wins.
-    const older = s.saveSnapshotAsync({
-      meta: { index: 28, term: 2, confState: conf },
-      data: Buffer.from('B'),
-    });
-    s.saveSnapshot({ meta: { index: 50, term: 3, confState: conf }, data: Buffer.from('L') }, 50, true);
+    const older = s.saveSnapshotAsync(snap(28, 2, 'B'));
+    s.saveSnapshot(snap(50, 3, 'L'), 50, true);
     await older;
     t.equal(s.snapshot()!.meta.index, 50, 'the older snapshot was dropped');
-    s.close();
-    j2.close();
-    await j2.settled();
-    j2 = HostJournal.open(path.join(dir, 'journal'));
-    s = FileStorage.open(path.join(dir, 'g'), { segmentBytes: 100, journal: j2, group: 1 });
-    init = s.initialState(boot);
+    init = await restart();
     t.equal(Buffer.from(init.snapshot!.data).toString(), 'L');
     t.same(init.entries, []);
-    t.notOk(
-      fs.readdirSync(path.join(dir, 'g')).some((f) => f.includes('tmp')),
-      'the dropped snapshot left no file',
-    );
+    t.ok(noTempFile(), 'the dropped snapshot left no file');
     // A close while it is written drops it too.
-    const late = s.saveSnapshotAsync({
-      meta: { index: 60, term: 3, confState: conf },
-      data: Buffer.from('C'),
-    });
+    const late = s.saveSnapshotAsync(snap(60, 3, 'C'));
     s.close();
     await late;
-    t.notOk(
-      fs.readdirSync(path.join(dir, 'g')).some((f) => f.includes('tmp')),
-      'a snapshot dropped at close left no file',
-    );
+    t.ok(noTempFile(), 'a snapshot dropped at close left no file');
     t.equal(s.snapshot()!.meta.index, 50);
-    j2.close();
-    await j2.settled();
+    journal.close();
+    await journal.settled();
   },
 );
