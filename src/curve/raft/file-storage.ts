@@ -296,7 +296,8 @@ export class FileStorage implements JournaledFiles {
    * A snapshot the application took itself, saved with the slow parts (writing and fsyncing the file,
    * fsyncing this group's log) on the thread pool; only the rename and a short sync of what was appended
    * meanwhile block the event loop. If a newer snapshot was saved meanwhile (installed from the leader),
-   * or the storage was closed, this one is dropped. Resolves once it is durable and the log is compacted to `compactTo`.
+   * or the storage was closed, this one is dropped. Resolves once it is durable and the log is compacted
+   * to `compactTo`.
    */
   async saveSnapshotAsync(s: Snapshot, compactTo = s.meta.index): Promise<void> {
     const tmp = path.join(this.dir, 'snapshot.tmp-async');

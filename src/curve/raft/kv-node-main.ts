@@ -241,7 +241,15 @@ class Snapshotter {
     this.sinceLast += bytes;
     if (this.everyBytes > 0 && this.sinceLast >= this.everyBytes && !this.running) {
       this.running = true;
-      void this.take().finally(() => (this.running = false));
+      // A failed snapshot write (a failed fsync) leaves the files in an unknown state: crash, as a failed
+      // log fsync does.
+      this.take().then(
+        () => (this.running = false),
+        (err: unknown) =>
+          setImmediate(() => {
+            throw err;
+          }),
+      );
     }
   }
 
