@@ -42,6 +42,15 @@ interface Row {
   p50us: number;
   p99us: number;
   errors: number;
+  /** CPU time per operation, us: the three chunkservers together, and this (client) process. */
+  cpuUsPerOp: { servers: number; client: number };
+}
+
+/** utime + stime of `pid` in seconds (Linux /proc; clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -56,6 +65,7 @@ async function run(
   kind: 'randwrite' | 'randread' | 'seqwrite',
   size: number,
   qd: number,
+  serverPids: number[],
 ): Promise<Omit<Row, 'layout' | 'test' | 'qd'>> {
   const lat: number[] = [];
   let errors = 0;
@@ -87,8 +97,12 @@ async function run(
     }
   };
   const started = Date.now();
+  const cpu0 = serverPids.reduce((t, pid) => t + cpuSeconds(pid), 0);
+  const client0 = process.cpuUsage();
   await Promise.all(Array.from({ length: qd }, (_, i) => worker(i)));
   const secs = (Date.now() - started) / 1000;
+  const serverCpu = serverPids.reduce((t, pid) => t + cpuSeconds(pid), 0) - cpu0;
+  const clientCpu = process.cpuUsage(client0);
   lat.sort((x, y) => x - y);
   return {
     iops: Math.round(lat.length / secs),
@@ -96,6 +110,10 @@ async function run(
     p50us: Math.round(percentile(lat, 50)),
     p99us: Math.round(percentile(lat, 99)),
     errors,
+    cpuUsPerOp: {
+      servers: Math.round((serverCpu * 1e6) / Math.max(1, lat.length)),
+      client: Math.round((clientCpu.user + clientCpu.system) / Math.max(1, lat.length)),
+    },
   };
 }
 
@@ -113,9 +131,12 @@ async function main(): Promise<void> {
     '10',
     '--snapshot-interval-entries',
     process.env.CS_BENCH_SNAPSHOT_ENTRIES ?? '0',
+    // CS_BENCH_ARGS adds chunkserver flags, e.g. "--snapshot-interval-bytes 67108864".
+    ...(process.env.CS_BENCH_ARGS ?? '').split(' ').filter(Boolean),
   ];
   const cs: CsProc[] = await Promise.all(ports.map((p, i) => startChunkserver(dirs[i], p, args)));
   const eps = cs.map((c) => c.endpoint);
+  const pids = cs.map((c) => c.proc.pid!);
   const client = new ChunkClient(eps, 10_000);
   const rows: Row[] = [];
   try {
@@ -142,12 +163,12 @@ async function main(): Promise<void> {
       const tests = allTests.filter(([, kind]) => !onlyTest || kind === onlyTest);
       for (const [test, kind, size, qds] of tests) {
         for (const qd of onlyQd ? [Number(onlyQd)] : qds) {
-          const r = await run(client, copysets, pool, kind, size, qd);
+          const r = await run(client, copysets, pool, kind, size, qd, pids);
           const row = { layout, test, qd, ...r };
           rows.push(row);
           if (!json) {
             process.stdout.write(
-              `${layout.padEnd(12)} ${test.padEnd(13)} QD${String(qd).padEnd(4)} ${String(r.iops).padStart(7)} IOPS ${String(r.mbps).padStart(7)} MB/s  p50 ${String(r.p50us).padStart(6)} us  p99 ${String(r.p99us).padStart(7)} us${r.errors ? `  errors ${r.errors}` : ''}\n`,
+              `${layout.padEnd(12)} ${test.padEnd(13)} QD${String(qd).padEnd(4)} ${String(r.iops).padStart(7)} IOPS ${String(r.mbps).padStart(7)} MB/s  p50 ${String(r.p50us).padStart(6)} us  p99 ${String(r.p99us).padStart(7)} us  cpu/op ${r.cpuUsPerOp.servers}+${r.cpuUsPerOp.client} us${r.errors ? `  errors ${r.errors}` : ''}\n`,
             );
           }
         }

@@ -170,6 +170,24 @@ export class ChunkFile {
     if (this.syncWrites) await this.fh.datasync();
   }
 
+  /**
+   * The common write done now, synchronously: same sequence number, no copy-on-write, not a clone, small
+   * and buffered. False when any of that does not hold (then `write` does it); throws as `write` would.
+   */
+  tryWriteNow(sn: number, data: Buffer, offset: number): boolean {
+    if (
+      sn !== this.meta.sn ||
+      sn < this.meta.correctedSn ||
+      this.syncWrites ||
+      data.length > INLINE_IO_MAX ||
+      this.meta.bitmap ||
+      this.needCow(sn)
+    )
+      return false;
+    this.writeInline(data, offset);
+    return true;
+  }
+
   private writeInline(data: Buffer, offset: number): void {
     let done = 0;
     while (done < data.length) {

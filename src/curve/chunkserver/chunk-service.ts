@@ -5,6 +5,7 @@
 // once; beyond that the answer is OVERLOAD at once, so callers back off instead of queueing unboundedly.
 import { crc32c } from '../../iscsi/crc32c';
 import { createLogger } from '../../common/log';
+import type { HistogramSeries } from '../../common/tally-metrics';
 import { NotLeaderError } from '../raft/multi-raft-host';
 import { chunkServiceMethods } from '../rpc/chunk-methods';
 import type { RpcCallContext, RpcReply, RpcServer } from '../rpc/rpc-server';
@@ -69,8 +70,9 @@ type Reply = RpcReply<Record<string, unknown>>;
 
 /** One method's labelled metric children, looked up once instead of hashing labels on every request. */
 interface MethodMetrics {
-  latency: { observe(v: number): void };
-  byStatus: Map<number, { inc(): void }>;
+  latency: HistogramSeries;
+  /** This method's entry of the process tally: status -> requests since the last scrape. */
+  byStatus: Map<number, number>;
 }
 
 function fail(status: ChunkOpStatus, extra: Partial<ChunkResponseMsg> = {}): Reply {
@@ -83,8 +85,7 @@ export class ChunkService {
   private readonly epochs = new Map<number, number>();
   private readonly metrics = chunkserverMetrics();
   private readonly perMethod = new Map<string, MethodMetrics>();
-  private readonly readBytes = this.metrics.bytes.labels({ method: 'read' });
-  private readonly writeBytes = this.metrics.bytes.labels({ method: 'write' });
+  private readonly tally = this.metrics.tally;
 
   constructor(private readonly opts: ChunkServiceOptions) {}
 
@@ -143,40 +144,40 @@ export class ChunkService {
   private methodMetrics(method: string): MethodMetrics {
     let mm = this.perMethod.get(method);
     if (!mm) {
-      mm = { latency: this.metrics.latency.labels({ method }), byStatus: new Map() };
+      let byStatus = this.tally.requests.get(method);
+      if (!byStatus) this.tally.requests.set(method, (byStatus = new Map()));
+      mm = { latency: this.metrics.latency(method), byStatus };
       this.perMethod.set(method, mm);
     }
     return mm;
   }
 
-  private count(mm: MethodMetrics, method: string, status: number): void {
-    let c = mm.byStatus.get(status);
-    if (!c) mm.byStatus.set(status, (c = this.metrics.requests.labels({ method, status })));
-    c.inc();
+  private count(mm: MethodMetrics, status: number): void {
+    mm.byStatus.set(status, (mm.byStatus.get(status) ?? 0) + 1);
   }
 
   private async guarded(method: string, fn: () => Promise<Reply>): Promise<Reply> {
     const mm = this.methodMetrics(method);
     if (this.inflight >= this.opts.maxInflight) {
-      this.count(mm, method, ChunkOpStatus.OVERLOAD);
+      this.count(mm, ChunkOpStatus.OVERLOAD);
       return { response: { status: ChunkOpStatus.OVERLOAD } };
     }
     this.inflight++;
-    this.metrics.inflight.inc();
+    this.tally.inflight++;
     const started = performance.now();
     try {
       const r = await fn();
-      this.count(mm, method, (r.response.status as number) ?? 0);
+      this.count(mm, (r.response.status as number) ?? 0);
       return r;
     } catch (err) {
       const status = err instanceof NotLeaderError ? ChunkOpStatus.REDIRECTED : statusOfError(err);
       if (status === ChunkOpStatus.FAILURE_UNKNOWN) log.warn('request failed', { method, err: err as Error });
-      this.count(mm, method, status);
+      this.count(mm, status);
       return { response: { status } };
     } finally {
       mm.latency.observe((performance.now() - started) / 1000);
       this.inflight--;
-      this.metrics.inflight.dec();
+      this.tally.inflight--;
     }
   }
 
@@ -237,7 +238,7 @@ export class ChunkService {
       location: '',
       data,
     });
-    if (r.response.status === ChunkOpStatus.SUCCESS) this.writeBytes.inc(data.length);
+    if (r.response.status === ChunkOpStatus.SUCCESS) this.tally.writeBytes += data.length;
     return r;
   }
 
@@ -298,7 +299,7 @@ export class ChunkService {
       const data = snapshot
         ? await node.datastore.readSnapshotChunk(req.chunkId, req.sn, req.offset, req.size)
         : await node.datastore.readChunk(req.chunkId, req.offset, req.size);
-      this.readBytes.inc(data.length);
+      this.tally.readBytes += data.length;
       return { response: { status: 0, appliedIndex: node.appliedIndex }, attachment: data };
     } catch (err) {
       const status = statusOfError(err);

@@ -68,6 +68,33 @@ t.test('writes to one chunk apply in order; different chunks concurrently', asyn
   for (let c = 10; c < 14; c++) t.equal((await ds.readChunk(c, 0, PAGE))[0], c);
 });
 
+t.test('tryWriteChunkNow: the common write done now, every other case left to writeChunk', async (t) => {
+  const { ds } = await setup(t);
+  t.equal(ds.tryWriteChunkNow(1, 1, fill(0x11), 0), false, 'absent chunk: created by writeChunk');
+  await ds.writeChunk(1, 1, fill(0x11), 0);
+  t.equal(ds.tryWriteChunkNow(1, 1, fill(0x22), PAGE), true, 'same sn, small, buffered: done now');
+  t.ok(
+    (await ds.readChunk(1, PAGE, PAGE)).every((b) => b === 0x22),
+    'and it is there',
+  );
+  t.throws(() => ds.tryWriteChunkNow(1, 1, fill(1), 100), err(ChunkOpStatus.INVALID_REQUEST));
+  t.equal(ds.tryWriteChunkNow(1, 2, fill(0x33), 0), false, 'newer sn (copy-on-write to set up): not now');
+  t.equal(ds.tryWriteChunkNow(1, 0, fill(0x33), 0), false, 'older sn (BACKWARD to answer): not now');
+  const queued = ds.writeChunk(1, 1, fill(0x44), 2 * PAGE);
+  t.equal(ds.tryWriteChunkNow(1, 1, fill(0x55), 2 * PAGE), false, 'an earlier write still queued: not now');
+  await queued;
+  await ds.createCloneChunk(2, 1, 0, CHUNK, 'src@1');
+  t.equal(ds.tryWriteChunkNow(2, 1, fill(0x66), 0), false, 'clone chunk (bitmap to update): not now');
+  await ds.writeChunk(1, 2, fill(0x77), 0); // sn 2 now, with a snapshot at sn 1
+  t.equal(ds.tryWriteChunkNow(1, 2, fill(0x88), 3 * PAGE), false, 'page not yet copied to the snapshot');
+  await ds.writeChunk(1, 2, fill(0x88), 3 * PAGE);
+  t.equal(ds.tryWriteChunkNow(1, 2, fill(0x99), 3 * PAGE), false, 'snapshot pending: always writeChunk');
+  t.ok(
+    (await ds.readSnapshotChunk(1, 1, 0, PAGE)).every((b) => b === 0x11),
+    'snapshot kept sn 1 data',
+  );
+});
+
 t.test('copy-on-write snapshot by sequence number (Curve semantics)', async (t) => {
   const { ds, dir } = await setup(t);
   await ds.writeChunk(1, 1, fill(1, 4), 0); // pages 0..3 = 1 at sn 1
