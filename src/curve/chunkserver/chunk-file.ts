@@ -52,6 +52,8 @@ export function snapshotFileName(id: number, sn: number): string {
 
 export class ChunkFile {
   private snapshot: ChunkSnapshotFile | undefined;
+  /** Set once delete() or close() began: the handle is going away. */
+  private closing = false;
 
   private constructor(
     readonly id: number,
@@ -261,17 +263,25 @@ export class ChunkFile {
         `chunk ${this.id}: has snapshot ${this.snapshot.sn}`,
       );
     }
+    this.closing = true;
     await this.fh.close();
     await this.pool.recycle(path.join(this.dir, chunkFileName(this.id)));
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await this.snapshot?.close();
     await this.fh.close();
   }
 
+  /** fdatasync; nothing to make durable once the file is being deleted or closed (a sync may race that). */
   async sync(): Promise<void> {
-    await this.fh.datasync();
+    if (this.closing) return;
+    try {
+      await this.fh.datasync();
+    } catch (err) {
+      if (!this.closing) throw err;
+    }
   }
 
   private needCreateSnapshot(sn: number): boolean {

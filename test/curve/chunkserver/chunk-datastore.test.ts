@@ -95,6 +95,18 @@ t.test('tryWriteChunkNow: the common write done now, every other case left to wr
   );
 });
 
+t.test('syncAll holds no write back and survives a chunk deleted meanwhile', async (t) => {
+  const { ds } = await setup(t);
+  for (let id = 1; id <= 3; id++) await ds.writeChunk(id, 1, fill(id), 0);
+  const sync = ds.syncAll();
+  t.equal(ds.tryWriteChunkNow(1, 1, fill(9), PAGE), true, 'a write while the chunks sync is done now');
+  const del = ds.deleteChunk(3, 1);
+  await t.resolves(sync, 'sync finishes though chunk 3 went away');
+  await del;
+  t.same(ds.chunkIds().sort(), [1, 2]);
+  t.ok((await ds.readChunk(1, PAGE, PAGE)).every((b) => b === 9));
+});
+
 t.test('copy-on-write snapshot by sequence number (Curve semantics)', async (t) => {
   const { ds, dir } = await setup(t);
   await ds.writeChunk(1, 1, fill(1, 4), 0); // pages 0..3 = 1 at sn 1
