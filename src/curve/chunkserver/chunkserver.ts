@@ -61,7 +61,7 @@ export class Chunkserver {
     // Held until the services below are registered (the port must be known before they exist).
     const mux = new PortMux(
       {
-        rpc: (s) => rpc.accept(s),
+        rpc: (s, first) => rpc.accept(s, first),
         grpc: (s) => injector.injectConnection(s),
       },
       10_000,
@@ -173,7 +173,11 @@ export class Chunkserver {
   /** Clean stop: no new connections, Raft stopped, chunk files and logs closed. */
   async stop(): Promise<void> {
     this.agent?.stop();
-    await this.mux.close();
+    // The mux's close waits for every connection it accepted, the framed-RPC ones (owned by the RPC
+    // server) included.
+    const muxClosed = this.mux.close();
+    this.rpc.dropConnections();
+    await muxClosed;
     await this.host.stop();
     this.grpcServer.forceShutdown();
     await this.rpc.close();

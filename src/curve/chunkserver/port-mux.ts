@@ -6,8 +6,9 @@ import { Duplex } from 'node:stream';
 const RPC_FIRST_BYTE = 0x43; // 'C'
 
 export interface PortMuxTargets {
-  /** A connection that speaks the framed RPC. */
-  rpc(socket: net.Socket): void;
+  /** A connection that speaks the framed RPC, paused, with the bytes already read from it. The target
+   *  owns it from then on (and closes it). */
+  rpc(socket: net.Socket, first: Buffer): void;
   /** A connection that speaks HTTP/2 (gRPC). */
   grpc(socket: Duplex): void;
 }
@@ -40,9 +41,10 @@ export class PortMux {
         clearTimeout(timer);
         socket.pause();
         if (chunk[0] === RPC_FIRST_BYTE) {
-          socket.unshift(chunk);
-          targets.rpc(socket);
-          socket.resume();
+          // The RPC server may move the socket's handle to a new net.Socket (the shared read buffer):
+          // this wrapper would then never report 'close', so the server alone tracks the connection.
+          this.sockets.delete(socket);
+          targets.rpc(socket, chunk);
         } else {
           // HTTP/2 reads the socket's handle directly and would miss unshifted bytes: give it a stream
           // that replays the first chunk.
@@ -69,6 +71,8 @@ export class PortMux {
     });
   }
 
+  /** Stops listening, drops the connections still held or sniffed here, and resolves once every
+   *  connection it accepted is closed (those handed to the RPC side must be closed there). */
   close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     return new Promise((resolve) => this.server.close(() => resolve()));

@@ -82,18 +82,18 @@ export class ChunkRequester {
     deadline: number,
   ): Promise<Buffer | undefined> {
     const h = this.host;
-    const backoff = new Backoff(h.opts.retryBackoff);
+    let backoff: Backoff | undefined; // made on the first retry: most requests succeed at once
     let timeouts = 0;
     let redirects = 0;
     let held = false;
     let last = '';
-    const gauge = h.metrics.held.labels(h.opts.fileName);
+    const gauge = (): { inc(): void; dec(): void } => h.metrics.held.labels(h.opts.fileName);
     try {
       for (let attempt = 0; ; attempt++) {
         if (h.isClosed()) throw new CurveClientError('closed', 'volume closed');
         if (op !== 'read' && h.isFenced()) throw fencedError(h.opts.fileName);
         if (!h.session.valid()) {
-          if (!held) gauge.inc();
+          if (!held) gauge().inc();
           held = true;
           await h.session.whenValid(deadline);
           continue;
@@ -184,15 +184,21 @@ export class ChunkRequester {
         }
         if (!held) {
           held = true;
-          gauge.inc();
+          gauge().inc();
         }
         if (Date.now() >= deadline) throw heldTooLong(h.opts, op, loc, last);
         if (attempt % 20 === 19)
           h.log.warn('chunk request still held', { op, chunkId: loc.chunkId, copyset: loc.copysetId, last });
-        if (pause) await h.sleep(Math.min(backoff.fail(), Math.max(0, deadline - Date.now())));
+        if (pause)
+          await h.sleep(
+            Math.min(
+              (backoff ??= new Backoff(h.opts.retryBackoff)).fail(),
+              Math.max(0, deadline - Date.now()),
+            ),
+          );
       }
     } finally {
-      if (held) gauge.dec();
+      if (held) gauge().dec();
     }
   }
 

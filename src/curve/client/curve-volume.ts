@@ -11,7 +11,7 @@ import { RpcError } from '../rpc/rpc-status';
 import { ChunkRequester, type RequesterHost } from './chunk-requester';
 import { ChunkserverLinks } from './chunkserver-links';
 import { CurveClientError } from './client-errors';
-import { clientMetrics, type ClientMetrics } from './client-metrics';
+import { clientMetrics, type ClientMetrics, type VolumeLevels } from './client-metrics';
 import { resolveVolumeOptions, type CurveVolumeOptions, type ResolvedVolumeOptions } from './client-options';
 import { alignOut, chunkSpans, isAligned, segmentSpans, splitIo, type IoPiece } from './io-split';
 import { MdsStatus, statusName, type FileInfo } from './mds-types';
@@ -56,6 +56,9 @@ export class CurveVolume implements RequesterHost {
   private readonly lookups = new Map<string, Promise<PageFileSegment | undefined>>();
   private readonly membership = new Map<string, Promise<void>>();
   private mdsCallCount = 0;
+  /** This volume's in-flight level for the gauge (registered while open). */
+  private readonly levels: VolumeLevels;
+  private unregisterLevels: () => void = () => undefined;
 
   private constructor(
     readonly opts: ResolvedVolumeOptions,
@@ -69,6 +72,7 @@ export class CurveVolume implements RequesterHost {
       maxBytes: opts.maxInflightBytes,
       maxWaiters: opts.maxWaitingRequests,
     });
+    this.levels = { volume: opts.fileName, inflight: 0 };
   }
 
   /** OpenFile (and IncreaseFileEpoch when exclusive); the session lease is refreshed from then on. */
@@ -104,6 +108,7 @@ export class CurveVolume implements RequesterHost {
         v.ourEpoch = r.fileInfo.epoch;
       }
       v.metrics.fenced.labels(opts.fileName).set(0);
+      v.unregisterLevels = v.metrics.addVolume(v.levels);
       v.log.info('volume opened', {
         fileId: info.id,
         length: v.info.length,
@@ -364,6 +369,7 @@ export class CurveVolume implements RequesterHost {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.unregisterLevels();
     this.closeController.abort();
     await this.session.close();
     await this.links.close();
@@ -414,17 +420,18 @@ export class CurveVolume implements RequesterHost {
   }
 
   private async timed<T>(op: string, bytes: number, fn: (deadline: number) => Promise<T>): Promise<T> {
-    const end = this.metrics.latency.startTimer({ op });
+    const tally = this.metrics.op(op);
+    const started = performance.now();
     try {
       const r = await fn(Date.now() + this.opts.holdLimitMs);
-      this.metrics.ios.inc({ op, result: 'ok' });
-      if (bytes) this.metrics.bytes.inc({ op }, bytes);
+      tally.ok++;
+      tally.bytes += bytes;
       return r;
     } catch (err) {
       this.metrics.ios.inc({ op, result: err instanceof CurveClientError ? err.kind : 'error' });
       throw err;
     } finally {
-      end();
+      tally.latency.observe((performance.now() - started) / 1000);
     }
   }
 
@@ -439,13 +446,13 @@ export class CurveVolume implements RequesterHost {
       throw err;
     }
     if (w) await new Promise<void>((resolve) => this.limiter.wait(w, resolve));
-    const gauge = this.metrics.inflight.labels(this.opts.fileName);
-    gauge.inc();
+    const levels = this.levels;
+    levels.inflight++;
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      gauge.dec();
+      levels.inflight--;
       this.limiter.release(bytes);
     };
   }

@@ -8,6 +8,7 @@ import * as net from 'node:net';
 import { createLogger } from '../../common/log';
 import { DEFAULT_FRAME_LIMITS, FrameFlag, type Frame, type FrameLimits } from './frame';
 import { frameSize } from './frame-serializer';
+import { readIntoSharedBuffer } from '../../common/shared-read-buffer';
 import { FramedSocket } from './framed-socket';
 import { DECODE_OPTIONS, MethodTable, type RpcMethod } from './rpc-method';
 import { RpcError, RpcStatus, encodeErrorBody } from './rpc-status';
@@ -88,6 +89,8 @@ class ServerConnection {
     private readonly maxCalls: number,
     private readonly maxBytes: number,
     limits: FrameLimits,
+    /** The socket reads into a buffer reused after each receive() (the shared read buffer). */
+    reusedChunks: boolean,
   ) {
     this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
     this.framed = new FramedSocket(
@@ -101,7 +104,13 @@ class ServerConnection {
         },
       },
       limits,
+      reusedChunks,
     );
+  }
+
+  /** Bytes read from the socket. */
+  receive(chunk: Buffer): void {
+    this.framed.receive(chunk);
   }
 
   destroy(): void {
@@ -331,12 +340,29 @@ export class RpcServer {
     this.maxCalls = opts.maxInFlightPerConnection ?? 256;
     this.maxBytes = opts.maxInFlightBytesPerConnection ?? 64 << 20;
     this.limits = opts.limits ?? DEFAULT_FRAME_LIMITS;
-    this.server = net.createServer((socket) => this.accept(socket));
+    this.server = net.createServer({ pauseOnConnect: true }, (socket) => this.accept(socket));
   }
 
-  /** Serves an already connected socket (one handed over by a port multiplexer, say). */
-  accept(socket: net.Socket): void {
-    this.connections.add(new ServerConnection(socket, this, this.maxCalls, this.maxBytes, this.limits));
+  /**
+   * Serves a connected socket: one accepted here, or one handed over by a port multiplexer with the
+   * bytes it already read from it (`first`). The socket's reads go into the shared read buffer (see
+   * common/shared-read-buffer) when its handle can be taken over: no buffer allocated per read.
+   */
+  accept(socket: net.Socket, first?: Buffer): void {
+    socket.pause();
+    // Reads of a taken-over socket arrive from a later event-loop turn, after `conn` exists.
+    const taken = readIntoSharedBuffer(socket, (chunk) => conn.receive(chunk));
+    const conn = new ServerConnection(
+      taken ?? socket,
+      this,
+      this.maxCalls,
+      this.maxBytes,
+      this.limits,
+      taken !== undefined,
+    );
+    this.connections.add(conn);
+    if (first) conn.receive(first);
+    if (!taken) socket.resume();
   }
 
   handle<Req, Res>(method: RpcMethod<Req, Res>, handler: RpcHandler<Req, Res>): this {
@@ -395,9 +421,14 @@ export class RpcServer {
     });
   }
 
+  /** Drops every connection (calls in flight are cancelled); new ones are still served. */
+  dropConnections(): void {
+    for (const c of this.connections) c.destroy();
+  }
+
   /** Stops listening and drops every connection (calls in flight are cancelled). */
   close(): Promise<void> {
-    for (const c of this.connections) c.destroy();
+    this.dropConnections();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 }

@@ -18,7 +18,12 @@ t.test('a held mux serves connections accepted before open() once it opens', asy
   const grpcSeen: Duplex[] = [];
   const mux = new PortMux(
     {
-      rpc: (s) => s.on('data', (d: Buffer) => rpcBytes.push(d)),
+      rpc: (s, first) => {
+        rpcBytes.push(first);
+        s.on('data', (d: Buffer) => rpcBytes.push(d));
+        s.resume();
+        clients.push(s); // the RPC side owns it now: closed by the test
+      },
       grpc: (s) => grpcSeen.push(s),
     },
     10_000,

@@ -3,7 +3,6 @@
 // replicated), gRPC CliService2.GetLeader and CopysetService.CreateCopysetNode2 (so the real MDS can create
 // a logical pool on them). Behaviours switch per server: down (port closed), timeout, overload,
 // copyset-not-exist, redirect without hint, GetLeader not knowing, and a delay per request.
-import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { PortMux } from '../../../src/curve/chunkserver/port-mux';
 import { grpcService } from '../../../src/curve/common/protos';
@@ -106,7 +105,7 @@ export class FakeChunkserver {
 
   async start(port = 0): Promise<void> {
     this.mux = new PortMux({
-      rpc: (s) => (this.rpc as unknown as { server: net.Server }).server.emit('connection', s),
+      rpc: (s, first) => this.rpc.accept(s, first),
       grpc: (s) => this.injector.injectConnection(s),
     });
     this.port = (await this.mux.listen(port, '127.0.0.1')).port;
@@ -115,7 +114,9 @@ export class FakeChunkserver {
   /** Closes the port and every connection (clients see refused connections). */
   async down(): Promise<void> {
     this.mode = 'down';
-    await this.mux?.close();
+    const closed = this.mux?.close();
+    this.rpc.dropConnections(); // the RPC server owns the framed-RPC connections the mux handed it
+    await closed;
     this.mux = undefined;
   }
 
@@ -125,8 +126,9 @@ export class FakeChunkserver {
   }
 
   async stop(): Promise<void> {
-    await this.mux?.close();
+    const closed = this.mux?.close();
     await this.rpc.close();
+    await closed;
     this.grpcServer.forceShutdown();
   }
 

@@ -4,7 +4,14 @@ import t from 'tap';
 import { CurveClientError } from '../../../src/curve/client/client-errors';
 import { CurveVolume } from '../../../src/curve/client/curve-volume';
 import type { CurveVolumeOptions } from '../../../src/curve/client/client-options';
+import { registry } from '../../../src/common/metrics';
 import { GiB, MiB, OWNER, pattern, startClientHarness } from './harness';
+
+/** The value of one sample line of the shared registry ("name{labels}"), 0 when absent. */
+async function sample(key: string): Promise<number> {
+  const line = (await registry.metrics()).split('\n').find((l) => l.startsWith(`${key} `));
+  return line ? Number(line.slice(key.length + 1)) : 0;
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -221,14 +228,30 @@ t.test('curve client', async (t) => {
     const s = await open('/bounded', { maxInflightRequests: 4 });
     for (const x of cluster.servers) x.delayMs = 20;
     cluster.maxInflight = 0;
+    const okBefore = await sample('curve_client_io_total{op="write",result="ok"}');
+    const bytesBefore = await sample('curve_client_io_bytes_total{op="write"}');
+    const latBefore = await sample('curve_client_io_seconds_count{op="write"}');
     const writes = Array.from({ length: 32 }, (_, i) => s.write(i * 16 * MiB, pattern(64 * 1024, 100 + i)));
     await sleep(50);
     t.ok(s.stats().inflightRequests <= 4, 'at most 4 in flight');
+    t.equal(
+      await sample('curve_client_inflight_requests{volume="/bounded"}'),
+      s.stats().inflightRequests,
+      'the in-flight gauge shows the level',
+    );
     t.ok(s.stats().waitingRequests > 0, 'the rest wait (bounded)');
     await Promise.all(writes);
     for (const x of cluster.servers) x.delayMs = 0;
     t.ok(cluster.maxInflight <= 4, `chunkservers saw at most 4 at once (saw ${cluster.maxInflight})`);
     t.equal(s.stats().inflightRequests, 0);
+    t.equal(await sample('curve_client_inflight_requests{volume="/bounded"}'), 0, 'gauge back to 0');
+    t.equal(
+      await sample('curve_client_io_total{op="write",result="ok"}'),
+      okBefore + 32,
+      '32 writes counted',
+    );
+    t.equal(await sample('curve_client_io_bytes_total{op="write"}'), bytesBefore + 32 * 64 * 1024, 'bytes');
+    t.equal(await sample('curve_client_io_seconds_count{op="write"}'), latBefore + 32, 'latencies');
     for (let i = 0; i < 32; i += 7)
       t.ok((await s.read(i * 16 * MiB, 64 * 1024)).equals(pattern(64 * 1024, 100 + i)), `write ${i}`);
   });
@@ -293,8 +316,19 @@ t.test('curve client', async (t) => {
     t.equal(s.size(), 12 * GiB);
     await s.write(11 * GiB, pattern(4096, 30));
     t.ok((await s.read(11 * GiB, 4096)).equals(pattern(4096, 30)));
+    t.match(await registry.metrics(), /curve_client_inflight_requests\{volume="\/grow"\} 0/);
     await s.close();
     const e = await s.read(0, 4096).catch((x: unknown) => x);
     t.equal((e as CurveClientError).kind, 'closed');
+    t.notMatch(
+      await registry.metrics(),
+      /curve_client_inflight_requests\{volume="\/grow"\}/,
+      'a closed volume leaves the gauge',
+    );
+    t.match(
+      await registry.metrics(),
+      /curve_client_io_total\{op="read",result="closed"\} [1-9]/,
+      'failures counted by kind',
+    );
   });
 });
