@@ -4,9 +4,9 @@
 // write of uncached range makes a 1 MiB folio. Every later buffered write into that folio walks all of
 // its 256 block buffers (ext4_block_write_begin / block_commit_write), so a 4 KiB overwrite of a file
 // zero-filled in 1 MiB writes measured 4.9-5.0 us here, against 1.3 us when it was filled in 64 KiB
-// writes (1.2 us in 4 KiB writes); under load, with cache misses, ~15 us. Chunk files and the Raft
-// journal are preformatted once and then overwritten 4 KiB at a time, so they are filled in pieces of
-// this size.
+// writes (1.2 us in 4 KiB writes); under load, with cache misses, ~15 us. The Raft journal is
+// preformatted in pieces of this size (its records are written in batches, mostly many KiB long); chunk
+// files, which take 4 KiB overwrites all over a large working set, in 4 KiB pieces (common/zero-fill).
 export const FILL_WRITE_BYTES = 64 << 10;
 
 /** A zero buffer of FILL_WRITE_BYTES for preformatting files. */

@@ -10,7 +10,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { createLogger } from '../../common/log';
-import { FILL_ZEROS } from '../../common/page-cache';
+import { zeroFillFile } from '../../common/zero-fill';
 import { ChunkOpStatus, ChunkStoreError, statusOfError } from './chunk-status';
 
 const log = createLogger('chunk-file-pool');
@@ -214,15 +214,8 @@ export class ChunkFilePool {
   }
 }
 
-async function writeZeros(file: string, size: number, flags: 'w' | 'r+'): Promise<void> {
-  const fh = await fs.open(file, flags);
-  try {
-    // In small pieces: chunk files take 4 KiB overwrites later (see common/page-cache).
-    for (let off = 0; off < size; off += FILL_ZEROS.length) {
-      await fh.write(FILL_ZEROS, 0, Math.min(FILL_ZEROS.length, size - off), off);
-    }
-    await fh.datasync();
-  } finally {
-    await fh.close();
-  }
+/** Formats a chunk file: zeros in 4 KiB pieces (small page-cache folios for 4 KiB overwrites, see
+ *  common/zero-fill), made durable. */
+function writeZeros(file: string, size: number, flags: 'w' | 'r+'): Promise<void> {
+  return zeroFillFile(file, size, flags);
 }
