@@ -29,12 +29,30 @@ export interface ChunkLogEntry {
 const HEADER = 36;
 const KNOWN = new Set<number>([0, 2, 4, 5, 7, 100]);
 
+/** Data buffers made by allocateWithEntryHeadroom: HEADER bytes in front of each are theirs. */
+const withHeadroom = new WeakSet<Buffer>();
+
+/**
+ * A buffer for `n` bytes of chunk data with room for an entry header in front (the RPC server copies
+ * WriteChunk attachments into these): a WRITE or PASTE entry of it is then built in place, without
+ * allocating and copying the data again.
+ */
+export function allocateWithEntryHeadroom(n: number): Buffer {
+  const data = Buffer.allocUnsafe(HEADER + n).subarray(HEADER);
+  withHeadroom.add(data);
+  return data;
+}
+
 export function encodeChunkLogEntry(e: ChunkLogEntry): Buffer {
   const loc = Buffer.from(e.location, 'utf8');
   if (loc.length > 0xffff) throw new RangeError('location too long');
   const carriesData = e.op === ChunkLogOp.WRITE || e.op === ChunkLogOp.PASTE;
   const dataLen = carriesData ? e.data.length : 0;
-  const buf = Buffer.allocUnsafe(HEADER + loc.length + dataLen);
+  // In place once only: a second entry of the same data must not rewrite the first one's header.
+  const inPlace = dataLen > 0 && loc.length === 0 && withHeadroom.delete(e.data);
+  const buf = inPlace
+    ? Buffer.from(e.data.buffer, e.data.byteOffset - HEADER, HEADER + dataLen)
+    : Buffer.allocUnsafe(HEADER + loc.length + dataLen);
   buf.writeUInt8(e.op, 0);
   buf.writeUInt8(0, 1);
   buf.writeUInt16BE(loc.length, 2);
@@ -44,7 +62,7 @@ export function encodeChunkLogEntry(e: ChunkLogEntry): Buffer {
   buf.writeDoubleBE(e.sn, 20);
   buf.writeDoubleBE(e.correctedSn, 28);
   loc.copy(buf, HEADER);
-  if (dataLen) e.data.copy(buf, HEADER + loc.length);
+  if (dataLen && !inPlace) e.data.copy(buf, HEADER + loc.length);
   return buf;
 }
 

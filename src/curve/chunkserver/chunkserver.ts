@@ -21,6 +21,7 @@ import { MdsAgent } from './mds-agent';
 import { PeerClients } from './peer-clients';
 import { PortMux } from './port-mux';
 import { RaftRpcTransport } from './raft-rpc-transport';
+import { allocateWithEntryHeadroom } from './chunk-op-codec';
 
 const log = createLogger('chunkserver');
 
@@ -55,7 +56,11 @@ export class Chunkserver {
       .fill()
       .catch((err: unknown) => log.warn('chunk file pool formatting stopped', { err: err as Error }));
 
-    const rpc = new RpcServer({ maxInFlightPerConnection: 1024 });
+    // WriteChunk data lands with room for its log entry header in front: the entry is built in place.
+    const rpc = new RpcServer({
+      maxInFlightPerConnection: 1024,
+      allocateAttachment: allocateWithEntryHeadroom,
+    });
     const grpcServer = new grpc.Server();
     const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     // Held until the services below are registered (the port must be known before they exist).

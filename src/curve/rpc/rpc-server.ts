@@ -45,6 +45,8 @@ export interface RpcServerOptions {
   maxInFlightPerConnection?: number;
   maxInFlightBytesPerConnection?: number;
   limits?: FrameLimits;
+  /** Where request attachments are copied (on the shared read buffer path); Buffer.allocUnsafe by default. */
+  allocateAttachment?: (n: number) => Buffer;
 }
 
 type AnyHandler = RpcHandler<unknown, unknown>;
@@ -91,6 +93,7 @@ class ServerConnection {
     limits: FrameLimits,
     /** The socket reads into a buffer reused after each receive() (the shared read buffer). */
     reusedChunks: boolean,
+    allocateAttachment: ((n: number) => Buffer) | undefined,
   ) {
     this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
     this.framed = new FramedSocket(
@@ -105,6 +108,7 @@ class ServerConnection {
       },
       limits,
       reusedChunks,
+      allocateAttachment,
     );
   }
 
@@ -335,11 +339,13 @@ export class RpcServer {
   private readonly maxCalls: number;
   private readonly maxBytes: number;
   private readonly limits: FrameLimits;
+  private readonly allocateAttachment: ((n: number) => Buffer) | undefined;
 
   constructor(opts: RpcServerOptions = {}) {
     this.maxCalls = opts.maxInFlightPerConnection ?? 256;
     this.maxBytes = opts.maxInFlightBytesPerConnection ?? 64 << 20;
     this.limits = opts.limits ?? DEFAULT_FRAME_LIMITS;
+    this.allocateAttachment = opts.allocateAttachment;
     this.server = net.createServer({ pauseOnConnect: true }, (socket) => this.accept(socket));
   }
 
@@ -359,6 +365,7 @@ export class RpcServer {
       this.maxBytes,
       this.limits,
       taken !== undefined,
+      this.allocateAttachment,
     );
     this.connections.add(conn);
     if (first) conn.receive(first);

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
+  allocateWithEntryHeadroom,
   ChunkLogOp,
   decodeChunkLogEntry,
   encodeChunkLogEntry,
@@ -64,6 +65,35 @@ t.test('chunk log entry codec', async (t) => {
   const bad = Buffer.from(buf);
   bad[0] = 42;
   t.throws(() => decodeChunkLogEntry(bad), /unknown chunk log op/, 'unknown op');
+});
+
+t.test('an entry of data with headroom is built in place, once', async (t) => {
+  const data = allocateWithEntryHeadroom(4096).fill(0x61);
+  const e = {
+    op: ChunkLogOp.WRITE,
+    chunkId: 9,
+    offset: 4096,
+    size: 4096,
+    sn: 3,
+    correctedSn: 0,
+    location: '',
+  };
+  const first = encodeChunkLogEntry({ ...e, data });
+  t.equal(first.buffer, data.buffer, 'same memory as the data');
+  t.equal(first.byteOffset + 36, data.byteOffset, 'header right in front of it');
+  t.same(decodeChunkLogEntry(first), { ...e, data }, 'decodes to the same entry');
+  t.ok(
+    data.every((b) => b === 0x61),
+    'the data itself is untouched',
+  );
+  const second = encodeChunkLogEntry({ ...e, sn: 4, data });
+  t.not(second.buffer, data.buffer, 'a second entry of the same data is a copy');
+  t.equal(decodeChunkLogEntry(first).sn, 3, 'and leaves the first one alone');
+  const plain = Buffer.alloc(4096, 0x62);
+  t.not(encodeChunkLogEntry({ ...e, data: plain }).buffer, plain.buffer, 'other buffers are copied');
+  const withLocation = allocateWithEntryHeadroom(4096);
+  const pasted = encodeChunkLogEntry({ ...e, op: ChunkLogOp.PASTE, location: 'x', data: withLocation });
+  t.not(pasted.buffer, withLocation.buffer, 'a location does not fit the headroom: copied');
 });
 
 t.test('copyset and peer naming', async (t) => {
