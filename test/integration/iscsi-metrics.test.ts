@@ -1,30 +1,11 @@
 // tgtd's iSCSI transport metrics, end to end: commands and bytes counted by sessions as plain numbers
 // reach tgtd_scsi_commands_total / tgtd_scsi_bytes_total at scrape time, exactly once, per target.
 import t from 'tap';
-import * as http from 'node:http';
 import { addTarget, freePort, requireTool, run, startTgtd } from '../helpers/daemon';
+import { metricValue as value, scrapeMetrics as scrape } from '../helpers/metrics';
 
 const qemuImg = requireTool('qemu-img');
 const IQN = 'iqn.2026-11.io.curve.test:metrics';
-
-function scrape(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve(body));
-      })
-      .on('error', reject);
-  });
-}
-
-/** The value of one sample line, e.g. value(text, 'tgtd_scsi_bytes_total{target="x",direction="write"}'). */
-function value(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? NaN : Number(line.slice(series.length + 1));
-}
 
 t.test('commands and bytes of a session reach the counters once, at scrape time', async (t) => {
   const metricsPort = await freePort();

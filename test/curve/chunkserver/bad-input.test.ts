@@ -3,7 +3,6 @@
 // connection only; the pool running dry answers NOSPACE; a corrupt chunk file is detected and refused.
 import t from 'tap';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { serializeFrame } from '../../../src/curve/rpc/frame-serializer';
@@ -24,32 +23,11 @@ import {
   waitLeader,
   type CsProc,
 } from './cs-harness';
+import { metricValue, scrapeMetrics } from '../../helpers/metrics';
 
 const PAGE = 4096;
 // A "disk" holding 4 chunks: the fifth new chunk finds it full.
 const ARGS = [...FAST_ARGS, '--max-chunks', '4'];
-
-/** GET /metrics as a map of "name{labels}" -> value. */
-function scrape(port: number): Promise<Map<string, number>> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => {
-          const m = new Map<string, number>();
-          for (const line of body.split('\n')) {
-            if (!line || line.startsWith('#')) continue;
-            const i = line.lastIndexOf(' ');
-            m.set(line.slice(0, i), Number(line.slice(i + 1)));
-          }
-          resolve(m);
-        });
-      })
-      .on('error', reject);
-  });
-}
 
 /** Sends raw bytes on a fresh connection; resolves with what came back and whether the server closed it. */
 function raw(port: number, bytes: Buffer, waitMs = 400): Promise<{ data: Buffer; closed: boolean }> {
@@ -302,34 +280,40 @@ t.test('bad input, NOSPACE and corrupt chunks on a real chunkserver', async (t) 
   await t.test('requests, statuses, bytes and latency are counted in /metrics', async (t) => {
     const w = (status: number): string =>
       `curve_chunkserver_requests_total{method="WriteChunk",status="${status}"}`;
-    const before = await scrape(metricsPort);
-    t.ok((before.get(w(STATUS.SUCCESS)) ?? 0) >= 5, 'successful writes counted');
-    t.ok((before.get(w(STATUS.INVALID_REQUEST)) ?? 0) >= 3, 'invalid writes counted by status');
-    t.ok((before.get(w(STATUS.NOSPACE)) ?? 0) >= 1, 'NOSPACE counted');
-    t.ok((before.get(w(STATUS.BACKWARD)) ?? 0) >= 1, 'BACKWARD counted');
+    const before = await scrapeMetrics(metricsPort);
+    const was = (series: string): number => metricValue(before, series) || 0;
+    t.ok(was(w(STATUS.SUCCESS)) >= 5, 'successful writes counted');
+    t.ok(was(w(STATUS.INVALID_REQUEST)) >= 3, 'invalid writes counted by status');
+    t.ok(was(w(STATUS.NOSPACE)) >= 1, 'NOSPACE counted');
+    t.ok(was(w(STATUS.BACKWARD)) >= 1, 'BACKWARD counted');
     let all = 0;
-    for (const [k, v] of before)
-      if (k.startsWith('curve_chunkserver_requests_total{method="WriteChunk"')) all += v;
+    for (const line of before.split('\n'))
+      if (line.startsWith('curve_chunkserver_requests_total{method="WriteChunk"'))
+        all += Number(line.slice(line.lastIndexOf(' ') + 1));
     t.equal(
-      before.get('curve_chunkserver_request_seconds_count{method="WriteChunk"}'),
+      was('curve_chunkserver_request_seconds_count{method="WriteChunk"}'),
       all,
       'one latency observation per request, whatever its status',
     );
     t.equal(
-      before.get('curve_chunkserver_request_seconds_bucket{le="+Inf",method="WriteChunk"}'),
+      was('curve_chunkserver_request_seconds_bucket{le="+Inf",method="WriteChunk"}'),
       all,
       '+Inf bucket holds every observation',
     );
-    const bytes = before.get('curve_chunkserver_bytes_total{method="write"}') ?? 0;
+    const bytes = was('curve_chunkserver_bytes_total{method="write"}');
     t.ok(bytes >= 5 * PAGE && bytes % PAGE === 0, `bytes written counted (${bytes})`);
-    t.equal(before.get('curve_chunkserver_inflight_requests'), 0, 'nothing in flight');
+    t.equal(metricValue(before, 'curve_chunkserver_inflight_requests'), 0, 'nothing in flight');
 
     t.equal((await client.write(a, 2 * PAGE, pattern(1, 2 * PAGE, 1, 2 * PAGE), 3)).status, STATUS.SUCCESS);
-    const after = await scrape(metricsPort);
-    t.equal(after.get(w(STATUS.SUCCESS)), (before.get(w(STATUS.SUCCESS)) ?? 0) + 1, 'one more write, once');
-    t.equal(after.get('curve_chunkserver_bytes_total{method="write"}'), bytes + 2 * PAGE, 'its bytes, once');
+    const after = await scrapeMetrics(metricsPort);
+    t.equal(metricValue(after, w(STATUS.SUCCESS)), was(w(STATUS.SUCCESS)) + 1, 'one more write, once');
     t.equal(
-      after.get('curve_chunkserver_request_seconds_count{method="WriteChunk"}'),
+      metricValue(after, 'curve_chunkserver_bytes_total{method="write"}'),
+      bytes + 2 * PAGE,
+      'its bytes, once',
+    );
+    t.equal(
+      metricValue(after, 'curve_chunkserver_request_seconds_count{method="WriteChunk"}'),
       all + 1,
       'one more latency observation',
     );

@@ -5,12 +5,12 @@ import { CurveClientError } from '../../../src/curve/client/client-errors';
 import { CurveVolume } from '../../../src/curve/client/curve-volume';
 import type { CurveVolumeOptions } from '../../../src/curve/client/client-options';
 import { registry } from '../../../src/common/metrics';
+import { metricValue } from '../../helpers/metrics';
 import { GiB, MiB, OWNER, pattern, startClientHarness } from './harness';
 
 /** The value of one sample line of the shared registry ("name{labels}"), 0 when absent. */
 async function sample(key: string): Promise<number> {
-  const line = (await registry.metrics()).split('\n').find((l) => l.startsWith(`${key} `));
-  return line ? Number(line.slice(key.length + 1)) : 0;
+  return metricValue(await registry.metrics(), key) || 0;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
