@@ -288,6 +288,7 @@ export class MultiRaftHost {
   private flush(): void {
     const batch = this.pending ?? new PersistBatch();
     const early = new Outbox();
+    const applying: { g: Group; entries: readonly Entry[]; reads: boolean }[] = [];
     for (const g of this.dirty) {
       if (!g.core.hasReady()) continue;
       const termVoteDurable = g.core.term === g.durableTerm && g.core.vote === g.durableVote;
@@ -312,12 +313,9 @@ export class MultiRaftHost {
         g.quiet = true;
         g.core.resetLease();
       }
-      // Committed means durable on a quorum: apply and answer now, without waiting for the local fsync.
-      for (const e of rd.committedEntries) this.applyEntry(g, e);
       for (const rs of rd.readStates)
         g.reads.push({ index: rs.index, resolve: rs.ctx as (i: number) => void });
-      if (g.reads.length) this.serveReads(g);
-      if (g.core.role !== 'leader' && g.proposals.size) this.failWaiters(g, new NotLeaderError(g.core.lead));
+      applying.push({ g, entries: rd.committedEntries, reads: g.reads.length > 0 });
       batch.work.push(g);
     }
     this.dirty.clear();
@@ -327,6 +325,13 @@ export class MultiRaftHost {
       for (const peer of this.peerNodes()) early.touch(peer);
     }
     this.sendOutbox(early);
+    // Committed means durable on a quorum: apply and answer now, without waiting for the local fsync;
+    // after the early sends, so followers take the new entries while this replica applies.
+    for (const { g, entries, reads } of applying) {
+      for (const e of entries) this.applyEntry(g, e);
+      if (reads) this.serveReads(g);
+      if (g.core.role !== 'leader' && g.proposals.size) this.failWaiters(g, new NotLeaderError(g.core.lead));
+    }
     if (batch.work.length === 0) return;
     if (this.syncing) this.pending = batch;
     else this.runBatch(batch);
