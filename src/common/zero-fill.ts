@@ -9,7 +9,7 @@
 // writes costs a few ms, off the event loop. One worker per process, started on first use, unref'd.
 import { Worker } from 'node:worker_threads';
 
-export const ZERO_FILL_PIECE = 4096;
+const ZERO_FILL_PIECE = 4096;
 
 // The worker's code (CommonJS, evaluated): open, write zeros in 4 KiB pieces, fdatasync, close.
 const WORKER_SOURCE = `

@@ -4,6 +4,7 @@
 //   [--layout 1|64] (only that many copysets) [--test randwrite|randread|seqwrite] (only that kind)
 //   [--qd N] (that queue depth instead of the default ones)
 import * as fs from 'node:fs';
+import { processCpuTicks } from './bench';
 import {
   ChunkClient,
   STATUS,
@@ -46,11 +47,9 @@ interface Row {
   cpuUsPerOp: { servers: number; client: number };
 }
 
-/** utime + stime of `pid` in seconds (Linux /proc; clock ticks of 1/100 s). */
+/** utime + stime of `pid` in seconds (USER_HZ is 100). */
 function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return processCpuTicks(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')) / 100;
 }
 
 function percentile(sorted: number[], p: number): number {

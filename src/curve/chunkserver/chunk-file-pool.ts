@@ -122,7 +122,7 @@ export class ChunkFilePool {
     const name = String(this.nextName++);
     const tmp = path.join(this.poolDir, `${name}.tmp`);
     try {
-      await writeZeros(tmp, this.fileSize, 'w');
+      await zeroFillFile(tmp, this.fileSize, 'w');
       await fs.rename(tmp, path.join(this.poolDir, name));
     } catch (err) {
       await fs.rm(tmp, { force: true });
@@ -197,7 +197,7 @@ export class ChunkFilePool {
         await fs.rm(p, { force: true });
       } else {
         // Old data must never show through in a new chunk.
-        await writeZeros(p, this.fileSize, 'r+');
+        await zeroFillFile(p, this.fileSize, 'r+');
         const poolName = String(this.nextName++);
         await fs.rename(p, path.join(this.poolDir, poolName));
         this.free.push(poolName);
@@ -212,10 +212,4 @@ export class ChunkFilePool {
     this.closed = true;
     return this.formatting ?? Promise.resolve();
   }
-}
-
-/** Formats a chunk file: zeros in 4 KiB pieces (small page-cache folios for 4 KiB overwrites, see
- *  common/zero-fill), made durable. */
-function writeZeros(file: string, size: number, flags: 'w' | 'r+'): Promise<void> {
-  return zeroFillFile(file, size, flags);
 }

@@ -68,7 +68,7 @@ export interface ChunkServiceOptions {
 
 type Reply = RpcReply<Record<string, unknown>>;
 
-/** One method's labelled metric children, looked up once instead of hashing labels on every request. */
+/** One method's metric series, looked up once per method, then bumped per request. */
 interface MethodMetrics {
   latency: HistogramSeries;
   /** This method's entry of the process tally: status -> requests since the last scrape. */

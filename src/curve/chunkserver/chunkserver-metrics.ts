@@ -1,6 +1,6 @@
 // Prometheus metrics of the chunkserver (one set per process, in the shared registry): requests by
 // method and status, bytes, latency histograms, and gauges filled from live state at scrape time. The
-// per-request figures are plain numbers in `chunkserverTally` that the metrics take in when scraped (see
+// per-request figures are plain numbers (`ChunkserverMetrics.tally`) that the metrics take in when scraped (see
 // common/tally-metrics): a labelled prom-client call per request cost ~3% of a leader's event loop.
 import { Counter, Gauge } from 'prom-client';
 import { registry } from '../../common/metrics';

@@ -87,13 +87,12 @@ export class ChunkRequester {
     let redirects = 0;
     let held = false;
     let last = '';
-    const gauge = (): { inc(): void; dec(): void } => h.metrics.held.labels(h.opts.fileName);
     try {
       for (let attempt = 0; ; attempt++) {
         if (h.isClosed()) throw new CurveClientError('closed', 'volume closed');
         if (op !== 'read' && h.isFenced()) throw fencedError(h.opts.fileName);
         if (!h.session.valid()) {
-          if (!held) gauge().inc();
+          if (!held) this.heldGauge().inc();
           held = true;
           await h.session.whenValid(deadline);
           continue;
@@ -184,7 +183,7 @@ export class ChunkRequester {
         }
         if (!held) {
           held = true;
-          gauge().inc();
+          this.heldGauge().inc();
         }
         if (Date.now() >= deadline) throw heldTooLong(h.opts, op, loc, last);
         if (attempt % 20 === 19)
@@ -198,8 +197,13 @@ export class ChunkRequester {
           );
       }
     } finally {
-      if (held) gauge().dec();
+      if (held) this.heldGauge().dec();
     }
+  }
+
+  /** This volume's held-requests gauge (looked up only when a request is held: most never are). */
+  private heldGauge(): { inc(): void; dec(): void } {
+    return this.host.metrics.held.labels(this.host.opts.fileName);
   }
 
   /** The cached leader, else one found by asking every peer (and the MDS for members if needed). */
