@@ -10,18 +10,20 @@
 import { Worker } from 'node:worker_threads';
 
 const ZERO_FILL_PIECE = 4096;
+/** The largest piece a caller may ask for (the worker's zero buffer). */
+const MAX_PIECE = 1 << 20;
 
 // The worker's code (CommonJS, evaluated): open, write zeros in 4 KiB pieces, fdatasync, close.
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
-const zeros = Buffer.alloc(${ZERO_FILL_PIECE});
-parentPort.on('message', ({ id, file, size, flags }) => {
+const zeros = Buffer.alloc(${MAX_PIECE});
+parentPort.on('message', ({ id, file, size, flags, piece }) => {
   try {
     const fd = fs.openSync(file, flags);
     try {
       for (let off = 0; off < size; ) {
-        off += fs.writeSync(fd, zeros, 0, Math.min(zeros.length, size - off), off);
+        off += fs.writeSync(fd, zeros, 0, Math.min(piece, size - off), off);
       }
       fs.fdatasyncSync(fd);
     } finally {
@@ -67,17 +69,24 @@ function theWorker(): Worker {
 }
 
 /**
- * Writes `size` zero bytes at the start of `file` in 4 KiB pieces and fdatasyncs it. `flags` 'w'
- * creates (or truncates) the file, 'r+' overwrites an existing one. Errors keep their errno `code`.
+ * Writes `size` zero bytes at the start of `file` in pieces of `piece` bytes (4 KiB unless said; at most
+ * 1 MiB) and fdatasyncs it. `flags` 'w' creates (or truncates) the file, 'r+' overwrites an existing one.
+ * Errors keep their errno `code`.
  */
-export function zeroFillFile(file: string, size: number, flags: 'w' | 'r+'): Promise<void> {
+export function zeroFillFile(
+  file: string,
+  size: number,
+  flags: 'w' | 'r+',
+  piece = ZERO_FILL_PIECE,
+): Promise<void> {
+  if (!(piece > 0 && piece <= MAX_PIECE)) throw new Error(`zero-fill: piece of ${piece} bytes`);
   const w = theWorker();
   const id = nextId++;
   return new Promise<void>((resolve, reject) => {
     waiting.set(id, { resolve, reject });
     // While a fill is in progress the worker keeps the process alive (its result is awaited).
     if (waiting.size === 1) w.ref();
-    w.postMessage({ id, file, size, flags });
+    w.postMessage({ id, file, size, flags, piece });
   }).finally(() => {
     if (waiting.size === 0 && worker === w) w.unref();
   });

@@ -1,4 +1,5 @@
-// zeroFillFile: zeros written by the worker thread, creating or overwriting, errors with their errno.
+// zeroFillFile: zeros written by the worker thread, creating or overwriting, in pieces of a chosen size,
+// errors with their errno.
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -33,6 +34,18 @@ t.test('creates, overwrites (keeping what lies beyond), fills in parallel, repor
   const many = Array.from({ length: 8 }, (_, i) => path.join(dir, `m${i}`));
   await Promise.all(many.map((f) => zeroFillFile(f, 64 << 10, 'w')));
   for (const f of many) t.equal(fs.statSync(f).size, 64 << 10);
+
+  // Larger pieces (the Raft journal's 64 KiB), with a size that is not a multiple of them.
+  const c = path.join(dir, 'c');
+  fs.writeFileSync(c, Buffer.alloc(200 << 10, 0x5a));
+  await zeroFillFile(c, (128 << 10) + 7, 'r+', 64 << 10);
+  const gotC = fs.readFileSync(c);
+  t.ok(
+    gotC.subarray(0, (128 << 10) + 7).every((x) => x === 0) &&
+      gotC.subarray((128 << 10) + 7).every((x) => x === 0x5a),
+    'exactly the range is zeroed in 64 KiB pieces',
+  );
+  t.throws(() => zeroFillFile(c, 4096, 'r+', 2 << 20), /piece/, 'a piece above 1 MiB is refused');
 
   await t.rejects(zeroFillFile(path.join(dir, 'missing'), 4096, 'r+'), { code: 'ENOENT' });
   await zeroFillFile(path.join(dir, 'after-error'), 4096, 'w');

@@ -3,7 +3,9 @@
 // A journaled FileStorage still writes its own segment files, but leaves them unsynced: the journal record
 // of the same bytes is what makes an append durable. Every `checkpointBytes` the journal is checkpointed:
 // a new journal file starts, all group files written since the previous checkpoint are fsynced, and the
-// older journal files are deleted. On open, the records of the remaining journal files are handed to each
+// older journal files are deleted. The new file is a spare zero-filled to full size ahead of time (like
+// Curve's WAL file pool), so writes never extend the file they go to; a checkpoint also comes early when
+// the current file runs out of zero-filled room and a spare is ready (the first file after a start). On open, the records of the remaining journal files are handed to each
 // group's FileStorage, which re-applies them (appends are idempotent: "write these entries from index i").
 //   journal-<seq>.log: records [u32 payload length][u32 crc][u32 group][u8 kind][body]
 //   kind APPEND_RECORDS: body = the group's segment records as written to its file, each
@@ -23,6 +25,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { FILL_ZEROS } from '../../common/page-cache';
+import { zeroFillFile } from '../../common/zero-fill';
 import { crc32c } from '../../iscsi/crc32c';
 
 const HEADER = 8;
@@ -58,6 +61,11 @@ function journalName(seq: number): string {
  * (p90 0.1 ms instead of 4-13 ms). Recovery stops at the first zero length, so the zero tail is harmless.
  */
 const PREALLOC_BYTES = 4 << 20;
+/**
+ * Default checkpoint interval, and so the size of the journal files (spares are zero-filled to it). Small
+ * enough that a fresh host soon writes only into preformatted files and that recovery replays little.
+ */
+const DEFAULT_CHECKPOINT_BYTES = 32 << 20;
 /** Zero-fill in small writes: the journal is then overwritten record by record (see common/page-cache). */
 const ZEROS = FILL_ZEROS;
 
@@ -67,7 +75,7 @@ export interface JournaledFiles {
 }
 
 export interface HostJournalOptions {
-  /** Checkpoint once the current journal file is larger than this. */
+  /** Checkpoint once the current journal file is larger than this (default 32 MiB). */
   checkpointBytes?: number;
 }
 
@@ -84,8 +92,8 @@ export class HostJournal {
   private next: Promise<void> | null = null;
   private recovering = true;
   /**
-   * The next journal file, created under a spare- name and zero-filled on the thread pool ahead of the
-   * checkpoint that switches to it. The switch renames it (the directory fsync that makes the new name
+   * The next journal file, created under a spare- name and zero-filled to spareBytes (on the zero-fill
+   * worker) ahead of the checkpoint that switches to it, or an old journal file recycled. The switch renames it (the directory fsync that makes the new name
    * durable runs on the pool too; syncs of writes into the file wait for it), so no file is created and
    * nothing is fsynced on the event loop. Recovery ignores and deletes spare- files.
    */
@@ -101,13 +109,16 @@ export class HostJournal {
   private written = new Set<JournaledFiles>();
   private readonly recovered = new Map<number, JournalRecord[]>();
   private readonly checkpointBytes: number;
-  readonly counters = { syncs: 0, checkpoints: 0, recycled: 0 };
+  /** How far a spare is zero-filled: a whole checkpoint interval. */
+  private readonly spareBytes: number;
+  readonly counters = { syncs: 0, checkpoints: 0, recycled: 0, extended: 0 };
 
   private constructor(
     readonly dir: string,
     opts: HostJournalOptions,
   ) {
-    this.checkpointBytes = opts.checkpointBytes ?? 256 << 20;
+    this.checkpointBytes = opts.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES;
+    this.spareBytes = Math.max(PREALLOC_BYTES, this.checkpointBytes);
   }
 
   /**
@@ -238,7 +249,7 @@ export class HostJournal {
     if (crc < 0) throw new Error('raft journal: malformed segment records');
     head.writeUInt32BE(crc, 4);
     const total = head.length + records.length;
-    if (this.size + total > this.prepared) this.prepare(this.size + total);
+    this.reserve(total);
     fs.writevSync(this.fd, [head, records], this.size);
     this.size += total;
     this.dirty = true;
@@ -251,10 +262,24 @@ export class HostJournal {
     rec[HEADER + 4] = kind | SALTED;
     body.copy(rec, HEADER + BODY_HEADER);
     rec.writeUInt32BE(crc32c(rec.subarray(HEADER), this.salt), 4);
-    if (this.size + rec.length > this.prepared) this.prepare(this.size + rec.length);
+    this.reserve(rec.length);
     fs.writeSync(this.fd, rec, 0, rec.length, this.size);
     this.size += rec.length;
     this.dirty = true;
+  }
+
+  /**
+   * Make room for `total` more bytes in zero-filled space. Out of room with a spare ready, switch to it (an
+   * early checkpoint) rather than extend this file, which would make the next fsync commit its new size.
+   */
+  private reserve(total: number): void {
+    if (this.size + total <= this.prepared) return;
+    const spare = this.spare;
+    if (this.size > 0 && spare && spare.seq === this.seq + 1 && spare.prepared >= total) {
+      if (!this.recovering && !this.checkpointing) return this.checkpoint();
+    }
+    this.counters.extended++;
+    this.prepare(this.size + total);
   }
 
   /** Zero-fill past `needed` (never below `size`, so no record is overwritten); durable with the next sync. */
@@ -269,6 +294,14 @@ export class HostJournal {
 
   private maybeCheckpoint(): void {
     if (this.recovering || this.checkpointing || this.size < this.checkpointBytes) return;
+    // Zero-filled room left and a spare being made: switch once it is ready (reserve() does, when the room
+    // runs out), not to a file that every write would have to extend. Not forever: a spare may keep failing.
+    const roomLeft = this.size < this.prepared && this.size < 2 * this.checkpointBytes;
+    if (roomLeft && !this.spare && this.spareInProgress) return;
+    this.checkpoint();
+  }
+
+  private checkpoint(): void {
     this.checkpointing = true;
     // Acknowledgements may still depend on the old file: make it durable before writes move to a new one.
     this.syncSync();
@@ -338,10 +371,12 @@ export class HostJournal {
     const seq = this.seq + 1;
     const spareFile = spareName(this.dir, seq);
     try {
+      // A file never zero-filled to full size (the first one after a start) gives way to a full spare.
+      const { size } = await pFstat(fd);
+      if (size < this.spareBytes) return false;
       // Renamed last, so a spare- name is always a ready file.
       await pWrite(fd, ZEROS, 0, 4096, 0);
       await pFdatasync(fd);
-      const { size } = await pFstat(fd);
       if (this.closed || this.spare || this.seq + 1 !== seq) return false;
       await pRename(file, spareFile);
       if (this.closed) {
@@ -369,17 +404,16 @@ export class HostJournal {
     const file = spareName(this.dir, seq);
     // Filled under another name and renamed when ready, so a spare- name is always a ready file.
     const filling = path.join(this.dir, `${FILLING_PREFIX}${String(seq).padStart(20, '0')}.tmp`);
+    const size = this.spareBytes;
     void this.track(
       (async () => {
-        const fd = await pOpen(filling, 'w+');
+        let fd = -1;
         try {
-          // A close stops the fill (the file is then deleted below).
-          for (let o = 0; o < PREALLOC_BYTES && !this.closed; o += ZEROS.length) {
-            await pWrite(fd, ZEROS, 0, Math.min(ZEROS.length, PREALLOC_BYTES - o), o);
-          }
-          await pFdatasync(fd);
+          // On the zero-fill worker (plain synchronous writes off the event loop), then fdatasynced.
+          await zeroFillFile(filling, size, 'w', ZEROS.length);
+          fd = await pOpen(filling, 'r+');
         } catch (err) {
-          await pClose(fd);
+          if (fd >= 0) await pClose(fd);
           await fs.promises.rm(filling, { force: true });
           throw err;
         }
@@ -389,7 +423,7 @@ export class HostJournal {
           return;
         }
         await pRename(filling, file);
-        this.spare = { fd, seq, prepared: PREALLOC_BYTES, file };
+        this.spare = { fd, seq, prepared: size, file };
       })(),
     )
       .catch(() => {

@@ -484,7 +484,57 @@ t.test(
 );
 
 t.test(
-  'checkpoints switch to a journal file created ahead on the thread pool; its records replay',
+  'a fresh journal switches to a full-size spare when its first file runs out of zero-filled room',
+  async (t) => {
+    const { dir, jdir } = tmpDirs(t);
+    const eight = 8 << 20;
+    let { j, groups } = openGroups(dir, 1, { checkpointBytes: eight });
+    groups[0].initialState(boot);
+    j.recoveryDone();
+    const spares = (): string[] => fs.readdirSync(jdir).filter((f) => f.startsWith('spare-'));
+    for (let i = 0; i < 400 && spares().length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    t.same(
+      spares().map((f) => fs.statSync(path.join(jdir, f)).size),
+      [eight],
+      'the spare is zero-filled to the whole checkpoint interval',
+    );
+    const first = journalFiles(jdir)[0];
+    const big = 'z'.repeat(64 << 10);
+    let index = 4;
+    while (j.counters.checkpoints === 0 && index < 200) {
+      groups[0].append([entry(index++, 2, big)]);
+      await groups[0].syncAsync();
+      await new Promise((r) => setImmediate(r));
+    }
+    t.equal(j.counters.checkpoints, 1, 'checkpointed');
+    t.ok(
+      (index - 4) * (64 << 10) < 5 << 20,
+      `early: after ${index - 4} appends of 64 KiB, not 8 MiB of them`,
+    );
+    t.equal(j.counters.extended, 1, 'only the first write zero-filled room in place (4 MiB at open)');
+    const current = journalFiles(jdir).filter((f) => f !== first);
+    t.equal(current.length, 1, 'one journal file after the first');
+    t.equal(fs.statSync(path.join(jdir, current[0])).size, eight, 'writes continue in the full-size spare');
+    for (let i = 0; i < 400 && (journalFiles(jdir).includes(first) || spares().length === 0); i++)
+      await new Promise((r) => setTimeout(r, 5));
+    t.notOk(journalFiles(jdir).includes(first), 'the first file is gone');
+    t.same(
+      spares().map((f) => fs.statSync(path.join(jdir, f)).size),
+      [eight],
+      'not recycled (too small): a new full-size spare instead',
+    );
+    groups[0].close();
+    j.close();
+    ({ j, groups } = openGroups(dir, 1, { checkpointBytes: eight }));
+    const entries = groups[0].initialState(boot).entries;
+    t.equal(entries[entries.length - 1].index, index - 1, 'every acknowledged append replays');
+    groups[0].close();
+    j.close();
+  },
+);
+
+t.test(
+  'checkpoints switch to a journal file created ahead on the zero-fill worker; its records replay',
   async (t) => {
     const { dir, jdir } = tmpDirs(t);
     let { j, groups } = checkpointingGroup(dir);
