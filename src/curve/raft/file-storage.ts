@@ -55,6 +55,8 @@ export class FileStorage implements JournaledFiles {
   private logDirty = false;
   private snap: Snapshot | null = null;
   private syncsInFlight = 0;
+  /** The last syncAsync() without a journal (they run in order). */
+  private syncChain: Promise<void> = Promise.resolve();
   private closed = false;
   private retiredFds: number[] = [];
   /** Full segments written but not yet fsynced. */
@@ -234,9 +236,19 @@ export class FileStorage implements JournaledFiles {
    * continue meanwhile (they are covered by the next sync); an fd closed meanwhile is kept open until the
    * fsync returns, so the number is never reused under it.
    */
-  async syncAsync(): Promise<void> {
-    if (this.journal) await this.journal.syncAsync();
-    else await this.syncFilesAsync();
+  syncAsync(): Promise<void> {
+    if (this.journal) return this.journal.syncAsync().then(() => this.writeHardStateIfDirty());
+    // Without a journal, overlapping calls run one after another: a later call must not rewrite the
+    // hard state (its commit index) before the entries of an earlier one are durable.
+    const run = this.syncChain.then(async () => {
+      await this.syncFilesAsync();
+      this.writeHardStateIfDirty();
+    });
+    this.syncChain = run.catch(() => {});
+    return run;
+  }
+
+  private writeHardStateIfDirty(): void {
     if (this.hardDirty) {
       this.hardDirty = false;
       this.writeAtomic('hardstate', Buffer.from(JSON.stringify(this.hard)));

@@ -66,6 +66,8 @@ const PREALLOC_BYTES = 4 << 20;
  * enough that a fresh host soon writes only into preformatted files and that recovery replays little.
  */
 const DEFAULT_CHECKPOINT_BYTES = 32 << 20;
+/** fdatasyncs of one journal allowed to run at once (see syncAsync). */
+const MAX_CONCURRENT_SYNCS = 3;
 /** Zero-fill in small writes: the journal is then overwritten record by record (see common/page-cache). */
 const ZEROS = FILL_ZEROS;
 
@@ -88,7 +90,9 @@ export class HostJournal {
   /** crc seed of the current file's records (saltOf(seq)). */
   private salt = 0;
   private dirty = false;
-  private inflight: Promise<void> | null = null;
+  /** fdatasyncs running, oldest first; the last one started covers every write made before it. */
+  private readonly inflight: Promise<void>[] = [];
+  /** A sync asked for while MAX_CONCURRENT_SYNCS were running: starts when the oldest returns. */
   private next: Promise<void> | null = null;
   private recovering = true;
   /**
@@ -169,18 +173,24 @@ export class HostJournal {
     this.syncSync();
   }
 
-  /** One fsync covers every write made before it; concurrent callers share it. */
+  /**
+   * Resolves once every write made before the call is durable. An fdatasync covers every write made
+   * before it starts (it also waits for pages another sync is writing back), so callers with nothing new
+   * to flush share the last one started. Writes made while syncs run start another at once, up to
+   * MAX_CONCURRENT_SYNCS: waiting for the running one first would add up to a whole sync to every
+   * commit (measured: ~1-2 ms of a follower's ~3 ms from receiving entries to acknowledging them).
+   */
   syncAsync(): Promise<void> {
-    if (this.inflight) {
-      if (!this.dirty) return this.inflight;
-      // Writes after the running fsync began need one more, shared by everyone who asks meanwhile.
-      this.next ??= this.inflight.then(() => {
+    if (!this.dirty)
+      return this.inflight.length ? this.inflight[this.inflight.length - 1] : Promise.resolve();
+    if (this.inflight.length >= MAX_CONCURRENT_SYNCS) {
+      // Shared by everyone who asks meanwhile.
+      this.next ??= this.inflight[0].then(() => {
         this.next = null;
         return this.syncAsync();
       });
       return this.next;
     }
-    if (!this.dirty) return Promise.resolve();
     this.dirty = false;
     this.counters.syncs++;
     const fd = this.fd;
@@ -188,10 +198,11 @@ export class HostJournal {
     const data = new Promise<void>((ok, fail) => fs.fdatasync(fd, (e) => (e ? fail(e) : ok())));
     // After a switch to a spare file, its new name must be durable too before anything in it counts.
     const p = nameSync ? Promise.all([data, nameSync]).then(() => undefined) : data;
-    this.inflight = p.finally(() => {
-      this.inflight = null;
+    const running: Promise<void> = p.finally(() => {
+      this.inflight.splice(this.inflight.indexOf(running), 1);
     });
-    return this.track(this.inflight);
+    this.inflight.push(running);
+    return this.track(running);
   }
 
   syncSync(): void {
@@ -335,7 +346,7 @@ export class HostJournal {
           await Promise.all([...files].map((f) => f.syncFilesAsync()));
           // The new file and its name must be durable before the old one disappears.
           await new Promise<void>((ok, fail) => fs.fsync(current, (e) => (e ? fail(e) : ok())));
-          if (this.inflight) await this.inflight.catch(() => {});
+          await Promise.allSettled([...this.inflight]);
           // The old file is no longer needed: it becomes the next spare (see the header), or is deleted.
           recycled = await this.recycle(old, path.join(this.dir, journalName(oldSeq)));
           // On the thread pool: dropping the last reference to a 256 MiB file frees its blocks inside

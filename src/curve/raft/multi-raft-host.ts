@@ -91,12 +91,17 @@ class Outbox {
 
 /** Readys written to storage and waiting for one shared fsync, with the messages that must wait for it. */
 class PersistBatch {
+  /** Its storages' syncs returned (it completes once every earlier batch has, too). */
+  synced = false;
   /** One entry per Ready taken (a group may appear twice): advance() is called once for each. */
   readonly work: Group[] = [];
   readonly storages = new Set<GroupStorage>();
   readonly hardStates = new Map<Group, HardState>();
   readonly out = new Outbox();
 }
+
+/** Persist batches syncing at once (their fsyncs overlap; see flush()). */
+const MAX_SYNCING_BATCHES = 3;
 
 export class NotLeaderError extends Error {
   constructor(readonly leader: NodeId) {
@@ -109,8 +114,9 @@ export class MultiRaftHost {
   private readonly groups = new Map<number, Group>();
   private readonly dirty = new Set<Group>();
   private flushScheduled = false;
-  /** A batch's fsync is running; Readys taken meanwhile go to `pending`. */
-  private syncing = false;
+  /** Batches whose syncs run, oldest first; they complete in this order. */
+  private readonly syncing: PersistBatch[] = [];
+  /** Readys taken while MAX_SYNCING_BATCHES batches sync: they start together when one completes. */
   private pending: PersistBatch | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly rng: Prng;
@@ -281,9 +287,10 @@ export class MultiRaftHost {
 
   /**
    * Take every dirty group's Ready and write it (buffered). Leader appends and heartbeats leave at once
-   * (early-send.ts); everything else waits until the batch is durable. Only one fsync batch runs at a
-   * time; Readys taken meanwhile accumulate into the next batch, so the next batch's writes and the
-   * network round trip overlap the current fsync (group commit across all groups of the host).
+   * (early-send.ts); everything else waits until the batch is durable. Each flush's batch starts its
+   * sync at once (the storages share fsyncs: see HostJournal.syncAsync), up to MAX_SYNCING_BATCHES;
+   * beyond that, Readys accumulate into one pending batch (group commit across all groups of the host).
+   * Batches complete in the order they were taken, so advance() and the responses follow the Readys.
    */
   private flush(): void {
     const batch = this.pending ?? new PersistBatch();
@@ -333,18 +340,18 @@ export class MultiRaftHost {
       if (g.core.role !== 'leader' && g.proposals.size) this.failWaiters(g, new NotLeaderError(g.core.lead));
     }
     if (batch.work.length === 0) return;
-    if (this.syncing) this.pending = batch;
+    if (this.syncing.length >= MAX_SYNCING_BATCHES) this.pending = batch;
     else this.runBatch(batch);
   }
 
   private runBatch(batch: PersistBatch): void {
-    this.syncing = true;
+    this.syncing.push(batch);
     this.pending = null;
     const done = (): void => {
-      this.completeBatch(batch);
-      this.syncing = false;
+      batch.synced = true;
+      while (this.syncing.length && this.syncing[0].synced) this.completeBatch(this.syncing.shift()!);
       const next = this.pending;
-      if (next) this.runBatch(next);
+      if (next && this.syncing.length < MAX_SYNCING_BATCHES) this.runBatch(next);
       if (this.dirty.size) this.scheduleFlush();
     };
     if (batch.storages.size === 0) return done();

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { bootstrapState } from '../../../src/curve/raft/bootstrap';
 import { decodeBatch, encodeBatch, GroupMessage } from '../../../src/curve/raft/message-codec';
-import { MultiRaftHost, NullStorage } from '../../../src/curve/raft/multi-raft-host';
+import { GroupStorage, MultiRaftHost, NullStorage } from '../../../src/curve/raft/multi-raft-host';
 import { FrameReader, frame, TcpTransport } from '../../../src/curve/raft/tcp-transport';
 import { LocalNetwork } from '../../../src/curve/raft/transport';
 import { Entry, EntryType, makeMessage } from '../../../src/curve/raft/types';
@@ -49,6 +49,45 @@ t.test('frame reader reassembles frames split anywhere', async (t) => {
     r.push(stream.subarray(cut), (f) => got.push(Buffer.from(f)));
     t.same(got, frames, `cut at ${cut}`);
   }
+});
+
+t.test('persist batches sync concurrently but complete in the order they were taken', async (t) => {
+  const net = new LocalNetwork();
+  const h = new MultiRaftHost({ transport: net.connect(1), tickMs: 10 });
+  let hold = false;
+  const held: (() => void)[] = [];
+  const storage: GroupStorage = {
+    append() {},
+    setHardState() {},
+    saveSnapshot() {},
+    syncAsync: () => (hold ? new Promise<void>((resolve) => held.push(resolve)) : Promise.resolve()),
+  };
+  const applied: string[] = [];
+  h.addGroup(1, bootstrapState([1]), storage, {
+    apply: (e) => {
+      if (e.type === EntryType.Normal && e.data.length) applied.push(Buffer.from(e.data).toString());
+    },
+    restore: () => {},
+  });
+  h.start();
+  t.teardown(() => h.stop());
+  await waitFor(() => h.core(1)!.role === 'leader');
+  await h.propose(1, Buffer.from('warm'));
+  applied.length = 0;
+  hold = true;
+  const a = h.propose(1, Buffer.from('a'));
+  await sleep(20);
+  const b = h.propose(1, Buffer.from('b'));
+  await sleep(20);
+  t.equal(held.length, 2, "the second batch's sync started while the first one ran");
+  held[1](); // the later sync returns first
+  await sleep(30);
+  t.same(applied, [], 'the later batch waits for the earlier one (a single voter commits what it persisted)');
+  hold = false;
+  held[0]();
+  const [ia, ib] = await Promise.all([a, b]);
+  t.equal(ib, ia + 1);
+  t.same(applied, ['a', 'b'], 'both complete, in order');
 });
 
 async function threeHosts(groups: number, tickMs = 10) {
