@@ -539,8 +539,9 @@ export class CopysetNode {
     // The applied bytes this snapshot covers; entries applied while it syncs count toward the next one.
     const covered = this.bytesSinceSnapshot;
     if (!this.core.canSnapshotAt(index)) return; // a configuration change is being applied: try later
-    // saveSnapshot fsyncs this group's log files on the event loop; do the bulk of it on the pool first.
-    await Promise.all([this.datastore.syncAll(), this.storage.syncFilesAsync()]);
+    // The chunk files must be durable before the log below `index` may go (the Raft log files need
+    // nothing: see FileStorage.saveSnapshotAsync).
+    await this.datastore.syncAll();
     if (this.closed || this.deleted || !this.core.canSnapshotAt(index)) return;
     const data: SnapshotData = {
       epoch: this.confEpoch,

@@ -2,10 +2,13 @@
 // cut off on restart), a hard-state file replaced atomically (write temp, fsync, rename, fsync directory),
 // and a snapshot file written the same way, after which whole log segments below it are deleted.
 // Appends are buffered writes; sync() makes everything durable with one fsync, so many appends share it.
-// With a host journal the journal record is what makes an append durable, so the segment file write is
-// deferred: records collect in a pending buffer (one of a small shared set) and reach the file in one
-// write when it fills, before any operation that needs the file, and at every sync of the group's files
-// (journal checkpoints). A busy group then makes one write per ~128 KiB instead of one per append.
+// With a host journal the journal record is what makes an append durable, so an entry reaches the
+// segment files only when the journal is about to forget it: at a journal checkpoint (syncFilesAsync) or
+// a sync(). Entries a snapshot covers by then are never written at all (with frequent snapshots, most of
+// them): they live in the journal and in memory (the Raft log holds them anyway) until compacted. A
+// snapshot then needs nothing from the group's files: entries above it are in the journal, and replay
+// skips those below. The files may thus start after a gap below the snapshot; recovery drops segments
+// that lie wholly below it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { crc32c } from '../../iscsi/crc32c';
@@ -64,9 +67,8 @@ export class FileStorage implements JournaledFiles {
   /** A segment was created since the directory was last fsynced. */
   private dirDirty = false;
   private readonly entries: Entry[] = [];
-  /** Journal mode: records appended to the current segment but not yet written to it (see header). */
-  private pending: Buffer | null = null;
-  private pendingLen = 0;
+  /** Journal mode: entries in the log, after those in the segment files, not yet written (see header). */
+  private unwritten: Entry[] = [];
   readonly recovery: RecoveryReport = { truncatedBytes: 0 };
   private readonly segmentBytes: number;
   private readonly journal: HostJournal | null;
@@ -113,8 +115,15 @@ export class FileStorage implements JournaledFiles {
   }
 
   lastIndex(): number {
+    const n = this.unwritten.length;
+    if (n) return this.unwritten[n - 1].index;
+    return Math.max(this.lastWrittenIndex(), this.snap ? this.snap.meta.index : 0);
+  }
+
+  /** Index of the last entry in the segment files (0: none). */
+  private lastWrittenIndex(): number {
     const seg = this.segments[this.segments.length - 1];
-    return seg ? seg.firstIndex + seg.offsets.length - 1 : this.snap ? this.snap.meta.index : 0;
+    return seg ? seg.firstIndex + seg.offsets.length - 1 : 0;
   }
 
   /** Buffered append; entries[0].index may be <= lastIndex (a conflict): the log is truncated there first. */
@@ -124,43 +133,89 @@ export class FileStorage implements JournaledFiles {
     if (this.journal) this.journal.append(this.group, this, records);
   }
 
-  /** Write entries to the segment files (truncating at a conflict); returns the records written. */
+  /**
+   * Add entries to the log (truncating at a conflict): written to the segment files at once without a
+   * journal, kept unwritten with one. Returns their records (the journal's record body).
+   */
   private writeEntries(entries: Entry[]): Buffer {
     const first = entries[0].index;
     if (first <= this.lastIndex()) this.truncateFrom(first);
-    else if (this.segments.length && first !== this.lastIndex() + 1) {
+    else if ((this.segments.length || this.unwritten.length) && first !== this.lastIndex() + 1) {
       throw new Error(`raft storage: gap before ${first} (last ${this.lastIndex()})`);
     }
-    let seg = this.segments[this.segments.length - 1];
-    if (!seg || seg.size >= this.segmentBytes) seg = this.newSegment(first);
     let bytes = 0;
-    for (const e of entries) bytes += RECORD_HEADER + ENTRY_HEADER + e.data.length;
-    let all: Buffer;
-    const deferred = this.journal !== null && bytes <= PENDING_BYTES;
-    if (deferred) {
-      if (this.pendingLen + bytes > PENDING_BYTES) this.flushPending();
-      this.pending ??= takePendingBuffer(this);
-      all = this.pending.subarray(this.pendingLen, this.pendingLen + bytes);
-    } else {
-      this.flushPending();
-      // The records are written synchronously (here and by the journal), so one buffer serves every
-      // append: no allocation per append, which would otherwise drive V8's external-memory GCs.
-      all = scratch(bytes);
-    }
-    let size = seg.size;
+    for (const e of entries) bytes += recordBytes(e);
+    if (!this.journal) return this.writeToSegments(entries, 0, entries.length, bytes);
+    // The records are written synchronously (by the journal, right after this), so one buffer serves
+    // every append: no allocation per append, which would otherwise drive V8's external-memory GCs.
+    const all = journalScratch.get(bytes);
     let o = 0;
     for (const e of entries) {
+      o += writeRecord(all, o, e);
+      this.unwritten.push(e);
+    }
+    return all;
+  }
+
+  /** Write entries[from, to) (`bytes` of records) at the end of the segment files, in one write. */
+  private writeToSegments(entries: readonly Entry[], from: number, to: number, bytes: number): Buffer {
+    let seg = this.segments[this.segments.length - 1];
+    if (!seg || seg.size >= this.segmentBytes) seg = this.newSegment(entries[from].index);
+    const all = segmentScratch.get(bytes);
+    let size = seg.size;
+    let o = 0;
+    for (let i = from; i < to; i++) {
       seg.offsets.push(size);
-      const n = writeRecord(all, o, e);
+      const n = writeRecord(all, o, entries[i]);
       o += n;
       size += n;
     }
-    if (deferred) this.pendingLen += bytes;
-    else fs.writeSync(this.fd, all, 0, all.length, seg.size);
+    fs.writeSync(this.fd, all, 0, all.length, seg.size);
     seg.size = size;
     this.logDirty = true;
     if (seg.size >= this.segmentBytes) this.rollSegment();
     return all;
+  }
+
+  /**
+   * Journal mode: write the unwritten entries that no snapshot covers to the segment files (unsynced),
+   * before the journal forgets them (a checkpoint) or a sync() needs the files complete.
+   */
+  private writeUnwritten(maxBytes = Infinity, upTo = Infinity): void {
+    const list = this.unwritten;
+    if (list.length === 0) return;
+    const base = this.snap ? this.snap.meta.index : 0;
+    let i = 0;
+    while (i < list.length && list[i].index <= base) i++;
+    if (i < list.length && list[i].index <= upTo && list[i].index !== this.lastWrittenIndex() + 1) {
+      // The entries in between were compacted before they were ever written, so everything the files
+      // hold is below the snapshot: start again from this entry.
+      this.dropSegments();
+    }
+    let written = 0;
+    while (i < list.length && list[i].index <= upTo && written < maxBytes) {
+      let bytes = 0;
+      let end = i;
+      while (end < list.length && list[end].index <= upTo && bytes < WRITE_CHUNK_BYTES)
+        bytes += recordBytes(list[end++]);
+      this.writeToSegments(list, i, end, bytes);
+      written += bytes;
+      i = end;
+    }
+    this.unwritten = i === list.length ? [] : list.slice(i);
+  }
+
+  /**
+   * writeUnwritten for a checkpoint, a slice at a time: a checkpoint may find tens of MiB unwritten, and
+   * writing them in one go blocked the event loop for tens of ms. Slices of all groups share one queue,
+   * ~1 MiB per event-loop turn. Entries appended meanwhile are left for the next time (they are in the
+   * journal's new file); a truncation or a snapshot meanwhile simply changes what is left to write.
+   */
+  private async writeUnwrittenInSlices(): Promise<void> {
+    const upTo = this.lastIndex();
+    const pending = (): boolean =>
+      !this.closed && this.unwritten.length > 0 && this.unwritten[0].index <= upTo;
+    while (pending()) await inSlice(() => pending() && this.writeUnwritten(WRITE_CHUNK_BYTES, upTo));
   }
 
   /** Re-apply journal records this group's files may have lost (they were not fsynced). */
@@ -214,7 +269,7 @@ export class FileStorage implements JournaledFiles {
 
   /** fsync the log, then replace the hard-state file if term or vote changed. */
   sync(): void {
-    this.flushPending();
+    this.writeUnwritten();
     for (const fd of this.rolledFds.splice(0)) {
       fs.fsyncSync(fd);
       this.closeFd(fd);
@@ -261,7 +316,7 @@ export class FileStorage implements JournaledFiles {
       this.hardFileStale = false;
       await this.writeAtomicAsync('hardstate', Buffer.from(JSON.stringify(this.hard)));
     }
-    this.flushPending();
+    await this.writeUnwrittenInSlices();
     const rolled = this.rolledFds.splice(0);
     const fds = this.logDirty && this.fd >= 0 ? [...rolled, this.fd] : [...rolled];
     this.logDirty = false;
@@ -305,22 +360,23 @@ export class FileStorage implements JournaledFiles {
   }
 
   /**
-   * A snapshot the application took itself, saved with the slow parts (writing and fsyncing the file,
-   * fsyncing this group's log) on the thread pool; only the rename and a short sync of what was appended
-   * meanwhile block the event loop. If a newer snapshot was saved meanwhile (installed from the leader),
-   * or the storage was closed, this one is dropped. Resolves once it is durable and the log is compacted
-   * to `compactTo`.
+   * A snapshot the application took itself, saved with the slow parts (writing and fsyncing the file;
+   * without a journal, fsyncing this group's log too) on the thread pool; only the rename and a directory
+   * fsync block the event loop. With a journal the group's files need nothing: the entries above the
+   * snapshot are durable in the journal (and reach the files before it forgets them), and replay skips
+   * those below, so no barrier is written either. If a newer snapshot was saved meanwhile (installed
+   * from the leader), or the storage was closed, this one is dropped. Resolves once it is durable and the
+   * log is compacted to `compactTo`.
    */
   async saveSnapshotAsync(s: Snapshot, compactTo = s.meta.index): Promise<void> {
     const tmp = path.join(this.dir, 'snapshot.tmp-async');
-    await Promise.all([writeFileDurably(tmp, encodeSnapshotFile(s)), this.syncFilesAsync()]);
+    await Promise.all([
+      writeFileDurably(tmp, encodeSnapshotFile(s)),
+      this.journal ? undefined : this.syncFilesAsync(),
+    ]);
     if (this.closed || (this.snap && this.snap.meta.index >= s.meta.index)) {
       await fs.promises.rm(tmp, { force: true });
       return;
-    }
-    if (this.journal) {
-      this.sync();
-      this.journal.barrier(this.group);
     }
     fs.renameSync(tmp, path.join(this.dir, 'snapshot'));
     this.fsyncDir();
@@ -330,7 +386,13 @@ export class FileStorage implements JournaledFiles {
   private snapshotSaved(s: Snapshot, compactTo: number, replaceLog: boolean): void {
     this.snap = s;
     if (replaceLog) this.dropAllSegments();
-    else this.compact(compactTo);
+    else {
+      this.compact(compactTo);
+      // Entries the snapshot covers need never be written (writeUnwritten would skip them).
+      let n = 0;
+      while (n < this.unwritten.length && this.unwritten[n].index <= s.meta.index) n++;
+      if (n > 0) this.unwritten = this.unwritten.slice(n);
+    }
     if (this.hard.commit < s.meta.index) this.hard = { ...this.hard, commit: s.meta.index };
   }
 
@@ -340,31 +402,14 @@ export class FileStorage implements JournaledFiles {
 
   close(): void {
     this.closed = true;
+    this.writeUnwritten();
     for (const fd of this.rolledFds.splice(0)) this.closeFd(fd);
     this.closeCurrent();
   }
 
   // ---- internals ----
 
-  /**
-   * Write the pending records to the current segment (they end at its size) and give the buffer back.
-   * Called before anything reads, truncates, syncs or leaves the current segment file.
-   */
-  flushPending(): void {
-    if (!this.pending) return;
-    const buf = this.pending;
-    const len = this.pendingLen;
-    this.pending = null;
-    this.pendingLen = 0;
-    if (len > 0) {
-      const seg = this.segments[this.segments.length - 1];
-      fs.writeSync(this.fd, buf, 0, len, seg.size - len);
-    }
-    releasePendingBuffer(this, buf);
-  }
-
   private closeCurrent(): void {
-    this.flushPending();
     if (this.fd >= 0) this.closeFd(this.fd);
     this.fd = -1;
   }
@@ -390,7 +435,17 @@ export class FileStorage implements JournaledFiles {
     if (doomed.length) void removeFiles(this.dir, doomed);
   }
 
+  /** Forget every segment (all below the snapshot): closed now, deleted on the thread pool. */
+  private dropSegments(): void {
+    this.closeCurrent();
+    for (const fd of this.rolledFds.splice(0)) this.closeFd(fd);
+    const doomed = this.segments.map((seg) => path.join(this.dir, seg.file));
+    this.segments = [];
+    if (doomed.length) void removeFiles(this.dir, doomed);
+  }
+
   private dropAllSegments(): void {
+    this.unwritten = [];
     this.closeCurrent();
     for (const seg of this.segments) fs.rmSync(path.join(this.dir, seg.file), { force: true });
     this.segments = [];
@@ -410,13 +465,18 @@ export class FileStorage implements JournaledFiles {
 
   /** The full segment is fsynced by the next sync, together with the new one; no blocking fsync here. */
   private rollSegment(): void {
-    this.flushPending();
     this.rolledFds.push(this.fd);
     this.fd = -1;
   }
 
   private truncateFrom(index: number): void {
-    this.flushPending();
+    const u = this.unwritten;
+    if (u.length && index > u[0].index) {
+      u.length = index - u[0].index; // only unwritten entries go
+      return;
+    }
+    this.unwritten = [];
+    if (index > this.lastWrittenIndex()) return;
     while (this.segments.length) {
       const seg = this.segments[this.segments.length - 1];
       if (seg.firstIndex >= index) {
@@ -445,6 +505,13 @@ export class FileStorage implements JournaledFiles {
       .readdirSync(this.dir)
       .filter((f) => f.startsWith(SEGMENT_PREFIX) && f.endsWith('.log'))
       .sort();
+    // A segment whose successor starts at or below the snapshot's next index holds only compacted
+    // entries: its removal had not reached the disk, or (journal mode) the next one was written after
+    // a gap of entries that were compacted before they were written.
+    const base = this.snap ? this.snap.meta.index : 0;
+    while (files.length > 1 && Number(files[1].slice(SEGMENT_PREFIX.length, -4)) - 1 <= base) {
+      fs.rmSync(path.join(this.dir, files.shift()!), { force: true });
+    }
     let expected = -1;
     for (let i = 0; i < files.length; i++) {
       const file = files[i];
@@ -563,42 +630,56 @@ async function removeFiles(dir: string, files: string[]): Promise<void> {
   }
 }
 
-/** Size of a pending-records buffer; larger appends are written at once. */
-const PENDING_BYTES = 128 << 10;
-/** At most this many pending buffers per process (16 MiB): past it, the oldest holder writes its own out. */
-const PENDING_BUFFERS = 128;
-const freePending: Buffer[] = [];
-/** Storages holding a pending buffer, oldest first. */
-const pendingHolders = new Set<FileStorage>();
+/** writeUnwritten writes records in pieces of about this size. */
+const WRITE_CHUNK_BYTES = 1 << 20;
 
-function takePendingBuffer(owner: FileStorage): Buffer {
-  if (!freePending.length && pendingHolders.size >= PENDING_BUFFERS) {
-    const oldest = pendingHolders.values().next().value as FileStorage;
-    oldest.flushPending();
+/** The tail of the slice queue (see writeUnwrittenInSlices). */
+let sliceQueue: Promise<unknown> = Promise.resolve();
+
+/** Run fn in an event-loop turn of its own, after every slice queued before it. */
+function inSlice<T>(fn: () => T): Promise<T> {
+  const p = sliceQueue.then(
+    () =>
+      new Promise<T>((resolve, reject) =>
+        setImmediate(() => {
+          try {
+            resolve(fn());
+          } catch (err) {
+            reject(err as Error);
+          }
+        }),
+      ),
+  );
+  sliceQueue = p.catch(() => undefined);
+  return p;
+}
+
+/**
+ * Shared buffers of exactly `bytes` (grown as needed; large ones are not kept): one for the records an
+ * append hands to the journal, one for segment writes. Two, because the journal may checkpoint before it
+ * writes an append's records, and the checkpoint writes unwritten entries to the segment files first.
+ */
+class Scratch {
+  private buf = Buffer.allocUnsafe(0);
+
+  get(bytes: number): Buffer {
+    if (bytes > 16 << 20) return Buffer.allocUnsafe(bytes);
+    if (this.buf.length < bytes) this.buf = Buffer.allocUnsafe(Math.max(bytes, 1 << 20));
+    return this.buf.subarray(0, bytes);
   }
-  pendingHolders.add(owner);
-  return freePending.pop() ?? Buffer.allocUnsafe(PENDING_BYTES);
 }
-
-function releasePendingBuffer(owner: FileStorage, buf: Buffer): void {
-  pendingHolders.delete(owner);
-  if (freePending.length < PENDING_BUFFERS) freePending.push(buf);
-}
-
-let scratchBuf = Buffer.allocUnsafe(0);
-
-/** A shared buffer of exactly `bytes` (grown as needed; large ones are not kept). */
-function scratch(bytes: number): Buffer {
-  if (bytes > 16 << 20) return Buffer.allocUnsafe(bytes);
-  if (scratchBuf.length < bytes) scratchBuf = Buffer.allocUnsafe(Math.max(bytes, 1 << 20));
-  return scratchBuf.subarray(0, bytes);
-}
+const journalScratch = new Scratch();
+const segmentScratch = new Scratch();
 
 function withCrc(body: Buffer): Buffer {
   const out = Buffer.alloc(4 + body.length);
   out.writeUInt32BE(crc32c(body), 0);
   body.copy(out, 4);
   return out;
+}
+
+function recordBytes(e: Entry): number {
+  return RECORD_HEADER + ENTRY_HEADER + e.data.length;
 }
 
 export function encodeRecord(e: Entry): Buffer {

@@ -596,30 +596,28 @@ t.test(
 );
 
 t.test(
-  'with a journal, segment writes are deferred and batched; a crash before they happen loses nothing',
+  'with a journal, entries reach the segment files only when needed, never when a snapshot came first',
   async (t) => {
     const dir = tmp();
     t.teardown(() => removeAfterJournals(dir));
     let { j, groups } = openGroups(dir, 2);
     for (const s of groups) s.initialState(boot);
-    const segBytes = (g: number): number =>
+    const segments = (g: number): string[] =>
       fs
         .readdirSync(path.join(dir, `g${g}`))
         .filter((f) => f.startsWith('segment-'))
-        .reduce((n, f) => n + fs.statSync(path.join(dir, `g${g}`, f)).size, 0);
+        .sort();
+    const segBytes = (g: number): number =>
+      segments(g).reduce((n, f) => n + fs.statSync(path.join(dir, `g${g}`, f)).size, 0);
     const before = segBytes(1);
-    const sizes = new Set<number>();
     const data = 'd'.repeat(1000);
     for (let i = 4; i < 404; i++) {
       groups[0].append([entry(i, 2, data)]);
       groups[1].append([entry(i, 2, data)]);
       await Promise.all(groups.map((s) => s.syncAsync()));
-      sizes.add(segBytes(1));
     }
-    t.ok(segBytes(1) > before, 'full pending buffers reached the segment file');
-    t.ok(sizes.size < 10, `the file grew in ${sizes.size} steps for 400 appends (batched writes)`);
-    t.ok(segBytes(1) < before + 400 * 1025, 'the last appends are still pending');
-    // A crash: the process dies with records pending (no close, no flush); a restart replays the journal.
+    t.equal(segBytes(1), before, 'acknowledged appends wrote nothing to the segment files');
+    // A crash: the process dies (no close); a restart replays the journal.
     ({ j, groups } = openGroups(dir, 2));
     for (const s of groups) {
       const es = s.initialState(boot).entries;
@@ -629,13 +627,42 @@ t.test(
         'every acknowledged entry is back, once, in order',
       );
     }
-    // A clean close writes what is pending: the group files alone then hold everything.
+    // Group 1 snapshots at 300 (no barrier, nothing synced but the snapshot), then the process dies.
+    await groups[0].saveSnapshotAsync(
+      { meta: { index: 300, term: 2, confState: boot.confState }, data: Buffer.from('S') },
+      300,
+    );
+    ({ j, groups } = openGroups(dir, 2));
+    const after = groups[0].initialState(boot);
+    t.equal(after.snapshot?.meta.index, 300, 'the snapshot survived the crash');
+    t.same(
+      after.entries.map((e) => e.index),
+      Array.from({ length: 103 }, (_, i) => i + 301),
+      'the journal replays the entries above it',
+    );
+    groups[1].initialState(boot);
+    // The entries up to the snapshot are never written; close writes the rest.
     for (const s of groups) s.close();
     j.close();
     await j.settled();
+    t.ok(
+      segBytes(1) < 110 * 1025,
+      `group 1's files got only the entries above its snapshot (${segBytes(1)} bytes)`,
+    );
+    t.ok(segBytes(2) > 400 * 1000, "group 2's files got everything");
+    // The group files alone (no journal) restore both; group 1's files start after a gap below its
+    // snapshot (its old first segment is dropped on open if its removal had not happened yet).
     fs.rmSync(path.join(dir, 'journal'), { recursive: true });
     ({ j, groups } = openGroups(dir, 2));
-    t.equal(groups[1].initialState(boot).entries.length, 403, 'after close, from the group files alone');
+    const g1 = groups[0].initialState(boot);
+    t.equal(g1.snapshot?.meta.index, 300, "group 1's snapshot");
+    t.same(
+      g1.entries.map((e) => e.index),
+      Array.from({ length: 103 }, (_, i) => i + 301),
+      'group 1: the snapshot and the entries above it',
+    );
+    t.same(segments(1), ['segment-00000000000000000301.log'], 'only the segment written after the gap');
+    t.equal(groups[1].initialState(boot).entries.length, 403, 'group 2: every entry');
     for (const s of groups) s.close();
     j.close();
   },
