@@ -13,7 +13,7 @@ const ZERO_FILL_PIECE = 4096;
 /** The largest piece a caller may ask for (the worker's zero buffer). */
 const MAX_PIECE = 1 << 20;
 
-// The worker's code (CommonJS, evaluated): open, write zeros in 4 KiB pieces, fdatasync, close.
+// The worker's code (CommonJS, evaluated): open, write zeros in pieces of the asked size, fdatasync, close.
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');

@@ -1,12 +1,14 @@
 // One redo journal shared by every FileStorage of a host, so a flush that touched hundreds of groups costs
 // one fsync instead of one per group file (group commit across groups, like a shared write-ahead log).
-// A journaled FileStorage still writes its own segment files, but leaves them unsynced: the journal record
-// of the same bytes is what makes an append durable. Every `checkpointBytes` the journal is checkpointed:
-// a new journal file starts, all group files written since the previous checkpoint are fsynced, and the
-// older journal files are deleted. The new file is a spare zero-filled to full size ahead of time (like
-// Curve's WAL file pool), so writes never extend the file they go to; a checkpoint also comes early when
-// the current file runs out of zero-filled room and a spare is ready (the first file after a start). On open, the records of the remaining journal files are handed to each
-// group's FileStorage, which re-applies them (appends are idempotent: "write these entries from index i").
+// A journaled FileStorage still has its own segment files, but writes them late and leaves them unsynced
+// (see file-storage.ts): the journal record is what makes an append durable. Every `checkpointBytes` the
+// journal is checkpointed: a new journal file starts, all group files written since the previous
+// checkpoint are written out and fsynced, and the older journal files are deleted. The new file is a
+// spare zero-filled to full size ahead of time (like Curve's WAL file pool), so writes never extend the
+// file they go to; a checkpoint also comes early when the current file runs out of zero-filled room and a
+// spare is ready (the first file after a start). On open, the records of the remaining journal files are
+// handed to each group's FileStorage, which re-applies them (appends are idempotent: "write these entries
+// from index i").
 //   journal-<seq>.log: records [u32 payload length][u32 crc][u32 group][u8 kind][body]
 //   kind APPEND_RECORDS: body = the group's segment records as written to its file, each
 //   [u32 length][u32 crc32c][payload]; crc = crc32c(group, kind, then each inner record's crc), so the
@@ -97,9 +99,10 @@ export class HostJournal {
   private recovering = true;
   /**
    * The next journal file, created under a spare- name and zero-filled to spareBytes (on the zero-fill
-   * worker) ahead of the checkpoint that switches to it, or an old journal file recycled. The switch renames it (the directory fsync that makes the new name
-   * durable runs on the pool too; syncs of writes into the file wait for it), so no file is created and
-   * nothing is fsynced on the event loop. Recovery ignores and deletes spare- files.
+   * worker) ahead of the checkpoint that switches to it, or an old journal file recycled. The switch
+   * renames it (the directory fsync that makes the new name durable runs on the pool too; syncs of
+   * writes into the file wait for it), so no file is created and nothing is fsynced on the event loop.
+   * Recovery ignores and deletes spare- files.
    */
   private spare: { fd: number; seq: number; prepared: number; file: string } | null = null;
   /** The directory fsync that makes the current file's name durable, while it runs (after a switch). */
@@ -349,7 +352,7 @@ export class HostJournal {
           await Promise.allSettled([...this.inflight]);
           // The old file is no longer needed: it becomes the next spare (see the header), or is deleted.
           recycled = await this.recycle(old, path.join(this.dir, journalName(oldSeq)));
-          // On the thread pool: dropping the last reference to a 256 MiB file frees its blocks inside
+          // On the thread pool: dropping the last reference to a large file frees its blocks inside
           // close()/unlink(), which took ~300 ms on the event loop.
           if (!recycled) await pClose(old);
           for (const f of await fs.promises.readdir(this.dir)) {
