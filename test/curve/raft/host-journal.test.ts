@@ -24,6 +24,23 @@ const journalFiles = (jdir: string): string[] =>
     .readdirSync(jdir)
     .filter((f) => f.startsWith('journal-'))
     .sort();
+/** The journal's ready spare files (spare-*.tmp). */
+const spareFiles = (jdir: string): string[] => fs.readdirSync(jdir).filter((f) => f.startsWith('spare-'));
+
+/** Wait (up to ~2 s) until `ready()` holds; the spares are made in the background. */
+async function waitUntil(ready: () => boolean): Promise<void> {
+  for (let i = 0; i < 400 && !ready(); i++) await new Promise((r) => setTimeout(r, 5));
+}
+
+/** Reopen one group over the journal in dir and return the index of its last entry (then close both). */
+function reopenedLastIndex(dir: string, opts = {}): number {
+  const { j, groups } = openGroups(dir, 1, opts);
+  const entries = groups[0].initialState(boot).entries;
+  groups[0].close();
+  j.close();
+  return entries[entries.length - 1].index;
+}
+
 const view = (es: Entry[]): string[] =>
   es.map((e) => `${e.index}/${e.term}/${e.type}/${Buffer.from(e.data).toString()}`);
 
@@ -501,11 +518,11 @@ t.test(
   async (t) => {
     const { dir, jdir } = tmpDirs(t);
     const eight = 8 << 20;
-    let { j, groups } = openGroups(dir, 1, { checkpointBytes: eight });
+    const { j, groups } = openGroups(dir, 1, { checkpointBytes: eight });
     groups[0].initialState(boot);
     j.recoveryDone();
-    const spares = (): string[] => fs.readdirSync(jdir).filter((f) => f.startsWith('spare-'));
-    for (let i = 0; i < 400 && spares().length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    const spares = (): string[] => spareFiles(jdir);
+    await waitUntil(() => spares().length > 0);
     t.same(
       spares().map((f) => fs.statSync(path.join(jdir, f)).size),
       [eight],
@@ -528,8 +545,7 @@ t.test(
     const current = journalFiles(jdir).filter((f) => f !== first);
     t.equal(current.length, 1, 'one journal file after the first');
     t.equal(fs.statSync(path.join(jdir, current[0])).size, eight, 'writes continue in the full-size spare');
-    for (let i = 0; i < 400 && (journalFiles(jdir).includes(first) || spares().length === 0); i++)
-      await new Promise((r) => setTimeout(r, 5));
+    await waitUntil(() => !journalFiles(jdir).includes(first) && spares().length > 0);
     t.notOk(journalFiles(jdir).includes(first), 'the first file is gone');
     t.same(
       spares().map((f) => fs.statSync(path.join(jdir, f)).size),
@@ -538,11 +554,11 @@ t.test(
     );
     groups[0].close();
     j.close();
-    ({ j, groups } = openGroups(dir, 1, { checkpointBytes: eight }));
-    const entries = groups[0].initialState(boot).entries;
-    t.equal(entries[entries.length - 1].index, index - 1, 'every acknowledged append replays');
-    groups[0].close();
-    j.close();
+    t.equal(
+      reopenedLastIndex(dir, { checkpointBytes: eight }),
+      index - 1,
+      'every acknowledged append replays',
+    );
   },
 );
 
@@ -550,17 +566,11 @@ t.test(
   'checkpoints switch to a journal file created ahead on the zero-fill worker; its records replay',
   async (t) => {
     const { dir, jdir } = tmpDirs(t);
-    let { j, groups } = checkpointingGroup(dir);
+    const { j, groups } = checkpointingGroup(dir);
     // The spare for the next checkpoint is being made: wait for it.
-    const spare = async (): Promise<string[]> => {
-      for (let i = 0; i < 200; i++) {
-        const s = fs.readdirSync(jdir).filter((f) => f.startsWith('spare-'));
-        if (s.length) return s;
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      return [];
-    };
-    t.equal((await spare()).length, 1, 'a spare file is prepared while the journal is open');
+    const spare = (): Promise<void> => waitUntil(() => spareFiles(jdir).length > 0);
+    await spare();
+    t.equal(spareFiles(jdir).length, 1, 'a spare file is prepared while the journal is open');
     const big = 'y'.repeat(4096);
     let index = 4;
     while (j.counters.checkpoints < 2 && index < 1000) {
@@ -581,17 +591,9 @@ t.test(
     t.equal(j.counters.checkpoints, 2, 'two checkpoints');
     groups[0].close();
     j.close();
-    t.same(
-      fs.readdirSync(jdir).filter((f) => f.startsWith('spare-')),
-      [],
-      'close removes the unused spare',
-    );
+    t.same(spareFiles(jdir), [], 'close removes the unused spare');
     // (The group's files were fsynced at the checkpoints; what came after replays from the journal.)
-    ({ j, groups } = openGroups(dir, 1));
-    const entries = groups[0].initialState(boot).entries;
-    t.equal(entries[entries.length - 1].index, index - 1, 'every acknowledged append replays');
-    groups[0].close();
-    j.close();
+    t.equal(reopenedLastIndex(dir), index - 1, 'every acknowledged append replays');
   },
 );
 
