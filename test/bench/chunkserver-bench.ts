@@ -2,7 +2,9 @@
 // 4 KiB random writes and reads at QD 1/32/128, 64 KiB and 1 MiB sequential writes. Prints IOPS, MB/s and
 // p50/p99 latency.   node dist/test/bench/chunkserver-bench.js [--quick] [--json] [--seconds N]
 //   [--layout 1|64] (only that many copysets) [--test randwrite|randread|seqwrite] (only that kind)
-//   [--qd N] (that queue depth instead of the default ones)
+//   [--qd N] (that queue depth instead of the default ones) [--rounds N] (each row run N times, back to
+//   back; the row shown is the run with the median IOPS, with the range of all N: this machine's runs
+//   of the same build differ by 10-20%, so goals are judged on medians; default 3, 1 with --quick)
 import * as fs from 'node:fs';
 import { processCpuTicks } from './bench';
 import {
@@ -31,6 +33,7 @@ const optionValue = (name: string): string | undefined => {
 const onlyLayout = optionValue('--layout');
 const onlyTest = optionValue('--test');
 const onlyQd = optionValue('--qd');
+const ROUNDS = Math.max(1, Number(optionValue('--rounds') ?? (quick ? 1 : 3)));
 const CHUNK = 4 << 20;
 const CHUNKS_PER_COPYSET = 4;
 
@@ -45,6 +48,14 @@ interface Row {
   errors: number;
   /** CPU time per operation, us: the three chunkservers together, and this (client) process. */
   cpuUsPerOp: { servers: number; client: number };
+  /** IOPS of every round (the row's figures are those of the median one). */
+  roundsIops: number[];
+}
+
+/** The round with the median IOPS (the lower middle one of an even count). */
+function medianRound<T extends { iops: number }>(runs: T[]): T {
+  const sorted = [...runs].sort((a, b) => a.iops - b.iops);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
 /** utime + stime of `pid` in seconds (USER_HZ is 100). */
@@ -65,7 +76,7 @@ async function run(
   size: number,
   qd: number,
   serverPids: number[],
-): Promise<Omit<Row, 'layout' | 'test' | 'qd'>> {
+): Promise<Omit<Row, 'layout' | 'test' | 'qd' | 'roundsIops'>> {
   const lat: number[] = [];
   let errors = 0;
   const data = Buffer.alloc(size, 0x5a);
@@ -162,12 +173,17 @@ async function main(): Promise<void> {
       const tests = allTests.filter(([, kind]) => !onlyTest || kind === onlyTest);
       for (const [test, kind, size, qds] of tests) {
         for (const qd of onlyQd ? [Number(onlyQd)] : qds) {
-          const r = await run(client, copysets, pool, kind, size, qd, pids);
-          const row = { layout, test, qd, ...r };
+          const runs = [];
+          for (let i = 0; i < ROUNDS; i++) runs.push(await run(client, copysets, pool, kind, size, qd, pids));
+          const r = medianRound(runs);
+          const roundsIops = runs.map((x) => x.iops);
+          const row = { layout, test, qd, ...r, errors: runs.reduce((n, x) => n + x.errors, 0), roundsIops };
           rows.push(row);
           if (!json) {
+            const range =
+              ROUNDS > 1 ? `  (${ROUNDS} runs ${Math.min(...roundsIops)}-${Math.max(...roundsIops)})` : '';
             process.stdout.write(
-              `${layout.padEnd(12)} ${test.padEnd(13)} QD${String(qd).padEnd(4)} ${String(r.iops).padStart(7)} IOPS ${String(r.mbps).padStart(7)} MB/s  p50 ${String(r.p50us).padStart(6)} us  p99 ${String(r.p99us).padStart(7)} us  cpu/op ${r.cpuUsPerOp.servers}+${r.cpuUsPerOp.client} us${r.errors ? `  errors ${r.errors}` : ''}\n`,
+              `${layout.padEnd(12)} ${test.padEnd(13)} QD${String(qd).padEnd(4)} ${String(r.iops).padStart(7)} IOPS ${String(r.mbps).padStart(7)} MB/s  p50 ${String(r.p50us).padStart(6)} us  p99 ${String(r.p99us).padStart(7)} us  cpu/op ${r.cpuUsPerOp.servers}+${r.cpuUsPerOp.client} us${row.errors ? `  errors ${row.errors}` : ''}${range}\n`,
             );
           }
         }

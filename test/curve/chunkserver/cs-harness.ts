@@ -70,10 +70,13 @@ export async function startChunkserver(
     },
   );
   const logs: string[] = [];
-  // CS_STDOUT_DIR=D keeps each chunkserver's stdout in D/<port>.out (e.g. with CS_NODE_ARGS=--trace-gc).
+  // CS_STDOUT_DIR=D keeps each chunkserver's stdout in D/<port>.out (e.g. with CS_NODE_ARGS=--trace-gc)
+  // and its log (stderr) in D/<port>.err.
   if (process.env.CS_STDOUT_DIR) {
     const out = fs.createWriteStream(path.join(process.env.CS_STDOUT_DIR, `${port}.out`));
+    const err = fs.createWriteStream(path.join(process.env.CS_STDOUT_DIR, `${port}.err`));
     proc.stdout!.on('data', (d: Buffer) => out.write(d));
+    proc.stderr!.on('data', (d: Buffer) => err.write(d));
   }
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   proc.stderr!.on('data', (d: Buffer) => logs.push(...d.toString().split('\n').filter(Boolean)));
