@@ -1,16 +1,20 @@
 // Raft benchmark: commits/s and p50/p99 commit latency for 4 KiB entries at 1, 32 and 256 proposals in
 // flight, with 1, 100 and 2,000 groups; three replicas in one process (in-memory network, no fsync) and in
-// three kv-node processes on loopback (TCP, binary client puts, fsync batched or off). Prints a table.
+// three kv-node processes on loopback (TCP, binary client puts, fsync batched or off), and, for one group,
+// with the proposals made inside the leader's process (procs-local: no client process or client socket in
+// the path, the Raft library's own commit rate). Prints a table.
 //   node dist/test/bench/raft-bench.js [--quick] [--json]
-//   env: RAFT_BENCH_SECONDS (per cell, default 3), RAFT_BENCH_MODES (inproc,procs,procs-nofsync),
-//        RAFT_BENCH_GROUPS (1,100,2000), RAFT_BENCH_INFLIGHT (1,32,256) to pick cells
+//   env: RAFT_BENCH_SECONDS (per cell, default 3), RAFT_BENCH_MODES (inproc,procs,procs-local,procs-nofsync),
+//        RAFT_BENCH_GROUPS (1,100,2000), RAFT_BENCH_INFLIGHT (1,32,256) to pick cells,
+//        RAFT_BENCH_NODE_ARGS (more kv-node options, e.g. "--snapshot-bytes 67108864")
 import { bootstrapState } from '../../src/curve/raft/bootstrap';
 import { MultiRaftHost, NullStorage } from '../../src/curve/raft/multi-raft-host';
 import { LocalNetwork } from '../../src/curve/raft/transport';
-import { KvCluster, KvConnection } from '../curve/raft/kv-cluster';
+import { LoadResult } from '../../src/curve/raft/kv-load';
+import { KvCluster, KvConnection, KvReply } from '../curve/raft/kv-cluster';
 
 export interface Cell {
-  mode: 'in-process' | '3 processes + fsync' | '3 processes, no fsync';
+  mode: 'in-process' | '3 processes + fsync' | '3 processes, no fsync' | '3 procs, local props';
   groups: number;
   inflight: number;
   commitsPerSec: number;
@@ -81,6 +85,10 @@ async function inProcess(groups: number, inflight: number, seconds: number): Pro
   };
 }
 
+function loadOn(conn: KvConnection, inflight: number, seconds: number): Promise<KvReply> {
+  return conn.call({ op: 'load', group: 1, inflight, ms: seconds * 1000 }, seconds * 1000 + 10_000);
+}
+
 /** Keys per group: clients overwrite a bounded key space (like blocks of a volume), so replica memory stays flat. */
 const KEYS_PER_GROUP = 1024;
 
@@ -89,8 +97,11 @@ async function threeProcesses(
   inflight: number,
   seconds: number,
   fsync: boolean,
+  local = false,
 ): Promise<Cell> {
-  const cluster = new KvCluster(3, groups, 20, fsync);
+  // RAFT_BENCH_NODE_ARGS adds kv-node options, e.g. "--snapshot-bytes 16777216".
+  const nodeArgs = (process.env.RAFT_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const cluster = new KvCluster(3, groups, 20, fsync, nodeArgs);
   await cluster.init();
   try {
     for (let id = 1; id <= 3; id++) await cluster.start(id);
@@ -113,6 +124,26 @@ async function threeProcesses(
           while (!(await put(g, 'warm'))) await sleep(20);
       }),
     );
+    if (local) {
+      // Proposals made in the leader's own process (no client hop): the Raft library's commit rate.
+      let lead = leader.get(1) ?? 1;
+      let r = await loadOn(conns.get(lead)!, inflight, seconds);
+      for (let tries = 1; !r.ok && r.leader && r.leader !== lead && tries < 5; tries++) {
+        lead = r.leader;
+        r = await loadOn(conns.get(lead)!, inflight, seconds);
+      }
+      if (!r.ok) throw new Error(`raft bench: load on node ${lead} failed: ${JSON.stringify(r)}`);
+      const res = r as unknown as LoadResult;
+      for (const c of conns.values()) c.close();
+      return {
+        mode: '3 procs, local props',
+        groups,
+        inflight,
+        commitsPerSec: res.commits / seconds,
+        p50ms: res.p50ms,
+        p99ms: res.p99ms,
+      };
+    }
     let n = 0;
     const lat = await drive(inflight, seconds * 1000, (w) =>
       put(1 + (w % groups), `k${n++ % KEYS_PER_GROUP}`),
@@ -145,11 +176,19 @@ export async function runRaftBench(opts: {
   const inflightList = list(process.env.RAFT_BENCH_INFLIGHT, [1, 32, 256]);
   for (const mode of opts.modes) {
     for (const groups of groupsList) {
+      // Load generated in the leader's process drives one group (kv-load.ts).
+      if (mode === 'procs-local' && groups !== 1) continue;
       for (const inflight of inflightList) {
         const cell =
           mode === 'inproc'
             ? await inProcess(groups, inflight, opts.seconds)
-            : await threeProcesses(groups, inflight, opts.seconds, mode !== 'procs-nofsync');
+            : await threeProcesses(
+                groups,
+                inflight,
+                opts.seconds,
+                mode !== 'procs-nofsync',
+                mode === 'procs-local',
+              );
         opts.log(formatRow(cell));
         cells.push(cell);
       }
@@ -176,7 +215,7 @@ if (require.main === module) {
   const quick = argv.includes('--quick');
   const json = argv.includes('--json');
   const seconds = Number(process.env.RAFT_BENCH_SECONDS ?? (quick ? 1 : 3));
-  const modes = (process.env.RAFT_BENCH_MODES ?? 'inproc,procs,procs-nofsync').split(',');
+  const modes = (process.env.RAFT_BENCH_MODES ?? 'inproc,procs,procs-local,procs-nofsync').split(',');
   if (!json) process.stdout.write(`4 KiB entries, 3 replicas\n${HEADER}\n`);
   runRaftBench({ quick, seconds, modes, log: (l) => (json ? undefined : process.stdout.write(l + '\n')) })
     .then((cells) => {

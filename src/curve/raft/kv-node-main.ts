@@ -5,10 +5,14 @@
 //     acknowledged writes; journal off: each group's files are fsynced on their own)
 //     [--journal-checkpoint-bytes N]   (the crash test makes it small so kills meet checkpoints)
 //     [--snapshot-bytes N]   (snapshot the map and compact the log after N bytes of applied entries;
-//     default 64 MiB, 0 never: without it the log, in memory and on disk, grows without bound)
+//     default 16 MiB, half the journal's checkpoint interval, so most entries are covered by a snapshot
+//     before a checkpoint would copy them to the group's segment files; 0 never: without snapshots the
+//     log, in memory and on disk, grows without bound)
 // Clients speak length-prefixed JSON frames on --client-port:
 //   {"id":n,"op":"put","group":g,"key":k,"value":v} -> {"id":n,"ok":true,"index":i} | {"id":n,"ok":false,"leader":l}
 //   {"id":n,"op":"get","group":g,"key":k}           -> {"id":n,"ok":true,"value":v|null}
+//   {"id":n,"op":"load","group":g,"inflight":c,"ms":t} -> {"id":n,"ok":true,"commits":k,"p50ms":x,"p99ms":y}
+//       (benchmark: this replica, the leader, keeps c proposals of 4 KiB running for t ms; kv-load.ts)
 //   {"id":n,"op":"state","group":g}                 -> {"id":n,"ok":true,"applied":i,"role":r,"map":[[k,v]...]}
 // or, for puts on the hot path, the binary frames of kv-client-codec.ts (first byte 0x01; JSON starts '{').
 // Each group's log is its own file, so one flush may fsync hundreds of files: let them run in parallel (the
@@ -23,6 +27,7 @@ import { HostJournal } from './host-journal';
 import { BINARY_PUT, decodeBinaryPut, encodeBinaryReplyInto, FRAMED_REPLY_LENGTH } from './kv-client-codec';
 import { encodeKvCommand, encodeKvPut, KvStateMachine } from './kv-state-machine';
 import { GroupStorage, MultiRaftHost, NotLeaderError } from './multi-raft-host';
+import { proposeLoad, validLoad } from './kv-load';
 import { FrameReader, frame, PeerAddress, TcpTransport } from './tcp-transport';
 import { RaftCore } from './raft-core';
 import { NodeId } from './types';
@@ -72,7 +77,7 @@ function parseArgs(argv: string[]): Args {
     journalCheckpointBytes: argv.includes('--journal-checkpoint-bytes')
       ? Number(get('journal-checkpoint-bytes'))
       : undefined,
-    snapshotBytes: Number(get('snapshot-bytes', String(64 << 20))),
+    snapshotBytes: Number(get('snapshot-bytes', String(16 << 20))),
   };
 }
 
@@ -191,6 +196,16 @@ async function main(): Promise<void> {
           host.propose(g, data).then((index) => reply({ id: req.id, ok: true, index }), fail);
         } else if (req.op === 'get') {
           host.read(g, 'lease').then(() => reply({ id: req.id, ok: true, value: kv.get(req.key) }), fail);
+        } else if (req.op === 'load') {
+          // Benchmark: proposals made here, in the leader's process (kv-load.ts).
+          const { inflight, ms } = req as unknown as { inflight: unknown; ms: unknown };
+          if (!validLoad(inflight, ms)) return reply({ id: req.id, ok: false, error: 'bad load request' });
+          const core = host.core(g)!;
+          if (core.role !== 'leader') return fail(new NotLeaderError(core.lead));
+          proposeLoad((data) => host.propose(g, data), args.id, inflight, ms as number).then(
+            (res) => reply({ id: req.id, ok: true, ...res }),
+            fail,
+          );
         } else if (req.op === 'state') {
           const core = host.core(g)!;
           reply({ id: req.id, ok: true, applied: kv.applied, role: core.role, map: [...kv.map].sort() });

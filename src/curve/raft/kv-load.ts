@@ -1,0 +1,60 @@
+// Load generated inside a replica: `inflight` proposals kept running for `ms`, each a 4 KiB put, with
+// their commit latencies. The Raft benchmark uses it on the leader to measure the library's commit rate
+// without a client process and its socket in the path (the issue's "commits/s at N concurrent proposals").
+import { encodeKvPut } from './kv-state-machine';
+
+export interface LoadResult {
+  commits: number;
+  p50ms: number;
+  p99ms: number;
+}
+
+/** Keys overwritten round-robin (like blocks of a volume), so the replicas' memory stays flat. */
+const LOAD_KEYS = 1024;
+const LOAD_VALUE = Buffer.alloc(4096, 0x61);
+/** Bounds on what a load request may ask for. */
+export const MAX_LOAD_INFLIGHT = 4096;
+export const MAX_LOAD_MS = 600_000;
+
+export function validLoad(inflight: unknown, ms: unknown): inflight is number {
+  return (
+    Number.isInteger(inflight) &&
+    (inflight as number) >= 1 &&
+    (inflight as number) <= MAX_LOAD_INFLIGHT &&
+    typeof ms === 'number' &&
+    ms > 0 &&
+    ms <= MAX_LOAD_MS
+  );
+}
+
+/** Rejects with the first failed proposal's error (e.g. leadership lost); the other workers stop. */
+export async function proposeLoad(
+  propose: (data: Uint8Array) => Promise<number>,
+  client: number,
+  inflight: number,
+  ms: number,
+): Promise<LoadResult> {
+  const lat: number[] = [];
+  const end = performance.now() + ms;
+  let seq = 0;
+  let failed = false;
+  await Promise.all(
+    Array.from({ length: inflight }, async () => {
+      while (!failed && performance.now() < end) {
+        const n = seq++;
+        const t0 = performance.now();
+        try {
+          await propose(encodeKvPut(client, n, `load-${n % LOAD_KEYS}`, LOAD_VALUE));
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
+        lat.push(performance.now() - t0);
+      }
+    }),
+  );
+  lat.sort((a, b) => a - b);
+  const pct = (p: number): number =>
+    lat.length ? lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] : NaN;
+  return { commits: lat.length, p50ms: pct(50), p99ms: pct(99) };
+}
