@@ -696,8 +696,12 @@ function writeRecord(buf: Buffer, off: number, e: Entry): number {
   writeU64(buf, off + 16, e.index);
   buf[off + 24] = e.type;
   buf.set(e.data, off + 25);
-  const end = off + RECORD_HEADER + payloadLen;
-  buf.writeUInt32BE(crc32c(buf.subarray(off + RECORD_HEADER, end)), off + 4);
+  // Computed once per entry (see Entry.crc): a leader's journal append, then its segment write and
+  // every follower's records reuse it.
+  let crc = e.crc;
+  if (crc === undefined)
+    e.crc = crc = crc32c(buf.subarray(off + RECORD_HEADER, off + RECORD_HEADER + payloadLen));
+  buf.writeUInt32BE(crc, off + 4);
   return RECORD_HEADER + payloadLen;
 }
 
@@ -716,7 +720,8 @@ export function decodeRecord(buf: Buffer, off: number): { entry: Entry; length: 
   const len = buf.readUInt32BE(off);
   if (len < ENTRY_HEADER || off + RECORD_HEADER + len > buf.length) return null;
   const payload = buf.subarray(off + RECORD_HEADER, off + RECORD_HEADER + len);
-  if (crc32c(payload) !== buf.readUInt32BE(off + 4)) return null;
+  const crc = buf.readUInt32BE(off + 4);
+  if (crc32c(payload) !== crc) return null;
   const type = payload[16] as EntryType;
   if (type !== EntryType.Normal && type !== EntryType.ConfChange) return null;
   return {
@@ -725,6 +730,7 @@ export function decodeRecord(buf: Buffer, off: number): { entry: Entry; length: 
       index: readU64(payload, 8),
       type,
       data: new Uint8Array(payload.subarray(ENTRY_HEADER)),
+      crc,
     },
     length: RECORD_HEADER + len,
   };

@@ -26,7 +26,9 @@ const TYPE_CODE = new Map(TYPES.map((t, i) => [t, i]));
 // group u32, type u8, flags u8, from u32, to u32, then 8 f64: term logTerm index commit rejectHint
 // leaseTick readSeq, entry count u32
 const FIXED = 4 + 1 + 1 + 4 + 4 + 7 * 8 + 4;
+// per entry: term f64, index f64, type u8 (bit 7: a u32 record crc follows the length), data length u32
 const ENTRY_FIXED = 8 + 8 + 1 + 4;
+const HAS_CRC = 0x80;
 
 export function encodeBatch(batch: readonly GroupMessage[]): Buffer {
   return encodeInto(batch, 0);
@@ -43,7 +45,7 @@ function encodeInto(batch: readonly GroupMessage[], headroom: number): Buffer {
   let size = headroom + 4;
   for (const { msg } of batch) {
     size += FIXED;
-    for (const e of msg.entries) size += ENTRY_FIXED + e.data.length;
+    for (const e of msg.entries) size += ENTRY_FIXED + (e.crc === undefined ? 0 : 4) + e.data.length;
     if (msg.snapshot)
       size += 8 + Buffer.byteLength(JSON.stringify(msg.snapshot.meta)) + msg.snapshot.data.length;
   }
@@ -67,8 +69,9 @@ function encodeInto(batch: readonly GroupMessage[], headroom: number): Buffer {
     for (const e of msg.entries) {
       o = buf.writeDoubleBE(e.term, o);
       o = buf.writeDoubleBE(e.index, o);
-      o = buf.writeUInt8(e.type, o);
+      o = buf.writeUInt8(e.crc === undefined ? e.type : e.type | HAS_CRC, o);
       o = buf.writeUInt32BE(e.data.length, o);
+      if (e.crc !== undefined) o = buf.writeUInt32BE(e.crc, o);
       buf.set(e.data, o);
       o += e.data.length;
     }
@@ -121,11 +124,18 @@ export function decodeBatch(buf: Buffer): GroupMessage[] {
       need(ENTRY_FIXED);
       const term = buf.readDoubleBE(o);
       const index = buf.readDoubleBE(o + 8);
-      const etype = buf.readUInt8(o + 16) as EntryType;
+      const typeByte = buf.readUInt8(o + 16);
       const len = buf.readUInt32BE(o + 17);
       o += ENTRY_FIXED;
+      let crc: number | undefined;
+      if (typeByte & HAS_CRC) {
+        need(4);
+        crc = buf.readUInt32BE(o);
+        o += 4;
+      }
       need(len);
-      const e: Entry = { term, index, type: etype, data: buf.subarray(o, o + len) };
+      const etype = (typeByte & ~HAS_CRC) as EntryType;
+      const e: Entry = { term, index, type: etype, data: buf.subarray(o, o + len), crc };
       msg.entries.push(e);
       o += len;
     }

@@ -692,7 +692,7 @@ export class RaftCore {
 
   private appendEntry(type: EntryType, data: Uint8Array): number {
     const index = this.log.lastIndex() + 1;
-    this.log.append({ term: this.term, index, type, data });
+    this.log.append({ term: this.term, index, type, data, crc: undefined });
     this.pendingBroadcast = true;
     return index;
   }

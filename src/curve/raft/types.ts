@@ -15,6 +15,12 @@ export interface Entry {
   index: number;
   type: EntryType;
   data: Uint8Array;
+  /**
+   * CRC32C of the entry's storage record (term, index, type, data; file-storage.ts), set by the first
+   * storage that writes it. The transports carry it, so the other replicas write their records without
+   * reading the data again; a record whose data does not match it fails its check on replay.
+   */
+  crc?: number;
 }
 
 /** What must be durable before a vote or an append is acknowledged. */

@@ -19,15 +19,25 @@ const entry = (index: number, term: number, data = `e${index}`): Entry => ({
 const boot = bootstrapState([1, 2, 3]);
 
 t.test('record codec round-trips and rejects a flipped bit', async (t) => {
-  const rec = encodeRecord(entry(7, 3, 'hello'));
+  const e = entry(7, 3, 'hello');
+  const rec = encodeRecord(e);
   t.equal(rec.length, 8 + 17 + 5);
+  t.equal(e.crc, rec.readUInt32BE(4), 'the entry remembers its record crc');
   const d = decodeRecord(rec, 0)!;
   t.same(
     { ...d.entry, data: Buffer.from(d.entry.data).toString() },
-    { index: 7, term: 3, type: 0, data: 'hello' },
+    { index: 7, term: 3, type: 0, data: 'hello', crc: e.crc },
   );
   rec[rec.length - 1] ^= 1;
   t.equal(decodeRecord(rec, 0), null);
+});
+
+t.test('a record reuses the crc an entry carries, and a wrong one is caught on reading', async (t) => {
+  const computed = encodeRecord(entry(9, 4, 'payload'));
+  const carried = encodeRecord({ ...entry(9, 4, 'payload'), crc: computed.readUInt32BE(4) });
+  t.same(carried, computed, 'same bytes as computing it');
+  const wrong = encodeRecord({ ...entry(9, 4, 'payload'), crc: (computed.readUInt32BE(4) ^ 1) >>> 0 });
+  t.equal(decodeRecord(wrong, 0), null, 'data that does not match the carried crc is never served');
 });
 
 t.test('entries, hard state and bootstrap survive a reopen', async (t) => {

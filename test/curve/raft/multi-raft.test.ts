@@ -19,6 +19,9 @@ t.test('codec round-trips messages with entries, snapshots and flags', async (t)
   m.entries = [
     { term: 7, index: 42, type: EntryType.Normal, data: Buffer.alloc(4096, 7) },
     { term: 7, index: 43, type: EntryType.ConfChange, data: Buffer.from([0, 0, 0, 0, 4]) },
+    // A record crc travels with its entry (0 and the top bit set included).
+    { term: 7, index: 44, type: EntryType.Normal, data: Buffer.from('c'), crc: 0 },
+    { term: 7, index: 45, type: EntryType.ConfChange, data: Buffer.from('d'), crc: 0xfedcba98 },
   ];
   const s = makeMessage('snap', 1, 3, 7);
   s.snapshot = {
@@ -36,6 +39,15 @@ t.test('codec round-trips messages with entries, snapshots and flags', async (t)
   const back = decodeBatch(encodeBatch(batch));
   const norm = (b: GroupMessage[]): unknown => JSON.parse(JSON.stringify(b));
   t.same(norm(back), norm(batch));
+  t.same(
+    back[0].msg.entries.map((e) => [e.type, e.crc]),
+    [
+      [EntryType.Normal, undefined],
+      [EntryType.ConfChange, undefined],
+      [EntryType.Normal, 0],
+      [EntryType.ConfChange, 0xfedcba98],
+    ],
+  );
   t.throws(() => decodeBatch(encodeBatch(batch).subarray(0, 100)), /truncated/);
 });
 
