@@ -61,6 +61,19 @@ t.test('frame reader reassembles frames split anywhere', async (t) => {
     r.push(stream.subarray(cut), (f) => got.push(Buffer.from(f)));
     t.same(got, frames, `cut at ${cut}`);
   }
+  // Every cut into pieces of 1..7 bytes (length prefixes split at every position), and an empty frame.
+  const withEmpty = [...frames, Buffer.alloc(0), Buffer.from('end')];
+  const all = Buffer.concat(withEmpty.map(frame));
+  for (const piece of [1, 2, 3, 5, 7, 4096]) {
+    const r = new FrameReader();
+    const got: Buffer[] = [];
+    for (let o = 0; o < all.length; o += piece)
+      r.push(all.subarray(o, o + piece), (f) => got.push(Buffer.from(f)));
+    t.same(got, withEmpty, `pieces of ${piece}`);
+  }
+  const big = Buffer.alloc(4);
+  big.writeUInt32BE(0xffffffff, 0);
+  t.throws(() => new FrameReader().push(big, () => {}), /frame of/, 'an oversized length is refused');
 });
 
 t.test('persist batches sync concurrently but complete in the order they were taken', async (t) => {
