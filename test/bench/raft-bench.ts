@@ -99,7 +99,7 @@ async function threeProcesses(
   fsync: boolean,
   local = false,
 ): Promise<Cell> {
-  // RAFT_BENCH_NODE_ARGS adds kv-node options, e.g. "--snapshot-bytes 16777216".
+  // RAFT_BENCH_NODE_ARGS adds kv-node options, e.g. "--snapshot-bytes 67108864".
   const nodeArgs = (process.env.RAFT_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const cluster = new KvCluster(3, groups, 20, fsync, nodeArgs);
   await cluster.init();

@@ -1,6 +1,6 @@
 // Load generated inside a replica: `inflight` proposals kept running for `ms`, each a 4 KiB put, with
 // their commit latencies. The Raft benchmark uses it on the leader to measure the library's commit rate
-// without a client process and its socket in the path (the issue's "commits/s at N concurrent proposals").
+// without a client process and its socket in the path (commits/s with N proposals in flight).
 import { encodeKvPut } from './kv-state-machine';
 
 export interface LoadResult {
