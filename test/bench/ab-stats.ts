@@ -1,5 +1,6 @@
 // Paired A/B statistics for benchmark runs on a noisy machine: runs of two builds (or settings) alternate,
 // A then B, so each pair shares a window; the pairs' ratios say more than two medians do. Pure.
+import { median as benchMedian } from './bench';
 
 export interface PairedStats {
   a: Summary;
@@ -19,11 +20,9 @@ export interface Summary {
   max: number;
 }
 
+/** bench.ts's median, but NaN (not 0) when there is nothing: "no value" must not read as a measurement. */
 export function median(values: readonly number[]): number {
-  if (values.length === 0) return NaN;
-  const s = [...values].sort((x, y) => x - y);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+  return values.length === 0 ? NaN : benchMedian([...values]);
 }
 
 export function summarize(values: readonly number[]): Summary {

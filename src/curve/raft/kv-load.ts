@@ -27,6 +27,40 @@ export function validLoad(inflight: unknown, ms: unknown): inflight is number {
   );
 }
 
+/**
+ * Keep `inflight` operations running until `ms` elapse; the latencies (ms) of those that returned true.
+ * An operation that throws stops every worker and rejects with its error.
+ */
+export async function keepInFlight(
+  inflight: number,
+  ms: number,
+  op: (worker: number) => Promise<boolean>,
+): Promise<number[]> {
+  const lat: number[] = [];
+  const end = performance.now() + ms;
+  let failed = false;
+  await Promise.all(
+    Array.from({ length: inflight }, async (_, w) => {
+      while (!failed && performance.now() < end) {
+        const t0 = performance.now();
+        try {
+          if (await op(w)) lat.push(performance.now() - t0);
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
+      }
+    }),
+  );
+  return lat;
+}
+
+/** The p-th percentile of ascending `sorted` (NaN when empty). */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
 /** Rejects with the first failed proposal's error (e.g. leadership lost); the other workers stop. */
 export async function proposeLoad(
   propose: (data: Uint8Array) => Promise<number>,
@@ -34,27 +68,12 @@ export async function proposeLoad(
   inflight: number,
   ms: number,
 ): Promise<LoadResult> {
-  const lat: number[] = [];
-  const end = performance.now() + ms;
   let seq = 0;
-  let failed = false;
-  await Promise.all(
-    Array.from({ length: inflight }, async () => {
-      while (!failed && performance.now() < end) {
-        const n = seq++;
-        const t0 = performance.now();
-        try {
-          await propose(encodeKvPut(client, n, `load-${n % LOAD_KEYS}`, LOAD_VALUE));
-        } catch (err) {
-          failed = true;
-          throw err;
-        }
-        lat.push(performance.now() - t0);
-      }
-    }),
-  );
+  const lat = await keepInFlight(inflight, ms, async () => {
+    const n = seq++;
+    await propose(encodeKvPut(client, n, `load-${n % LOAD_KEYS}`, LOAD_VALUE));
+    return true;
+  });
   lat.sort((a, b) => a - b);
-  const pct = (p: number): number =>
-    lat.length ? lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] : NaN;
-  return { commits: lat.length, p50ms: pct(50), p99ms: pct(99) };
+  return { commits: lat.length, p50ms: percentile(lat, 50), p99ms: percentile(lat, 99) };
 }
