@@ -43,6 +43,11 @@ async function main(): Promise<number> {
       describe: 'also snapshot after this many bytes of entries (bounds the in-memory log; 0 = off)',
     })
     .option('snapshot-retain-bytes', { type: 'number', describe: 'log bytes kept below a snapshot' })
+    .option('log-budget-bytes', {
+      type: 'number',
+      describe:
+        'unsnapshotted log bytes of all copysets together before the largest snapshots (0 = no bound)',
+    })
     .option('raft-segment-bytes', { type: 'number' })
     .option('snapshot-throttle', { type: 'number', describe: 'snapshot copy bytes/s (0 = unlimited)' })
     .option('max-inflight', { type: 'number' })
@@ -75,6 +80,7 @@ async function main(): Promise<number> {
     snapshotRetainEntries: argv['snapshot-retain-entries'],
     snapshotIntervalBytes: argv['snapshot-interval-bytes'],
     snapshotRetainBytes: argv['snapshot-retain-bytes'],
+    logBudgetBytes: argv['log-budget-bytes'],
     raftSegmentBytes: argv['raft-segment-bytes'],
     snapshotThrottleBytesPerSec: argv['snapshot-throttle'],
     maxInflightRequests: argv['max-inflight'],

@@ -33,6 +33,8 @@ export interface ChunkserverConfig {
   snapshotIntervalBytes: number;
   /** Keep at most this many bytes of entries below a snapshot (with snapshotRetainEntries). */
   snapshotRetainBytes: number;
+  /** Unsnapshotted log bytes all copysets together may hold (0: no bound); see log-memory-budget.ts. */
+  logBudgetBytes: number;
   raftSegmentBytes: number;
   snapshotThrottleBytesPerSec: number;
   maxInflightRequests: number;
@@ -61,6 +63,7 @@ export const DEFAULT_CONFIG: ChunkserverConfig = {
   snapshotRetainEntries: 1000,
   snapshotIntervalBytes: 16 << 20,
   snapshotRetainBytes: 4 << 20,
+  logBudgetBytes: 64 << 20,
   raftSegmentBytes: 64 << 20,
   snapshotThrottleBytesPerSec: 100 << 20,
   maxInflightRequests: 4096,
@@ -136,6 +139,7 @@ export function validateConfig(cfg: ChunkserverConfig): void {
   int('snapshotRetainEntries', 0);
   int('snapshotIntervalBytes', 0);
   int('snapshotRetainBytes', 0);
+  int('logBudgetBytes', 0);
   int('raftSegmentBytes', 4096);
   int('snapshotThrottleBytesPerSec', 0);
   int('maxInflightRequests', 1);

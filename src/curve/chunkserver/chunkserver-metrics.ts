@@ -71,6 +71,8 @@ export interface LiveState {
   copysets(): { name: string; role: string; term: number; applied: number; commit: number; epoch: number }[];
   pool(): { available: number; target: number; progress: number; trash: number };
   corruptChunks(): number;
+  /** The chunkserver-wide log budget: bytes held, the budget, snapshots it asked for. */
+  logBudget(): { held: number; budget: number; snapshotsAsked: number };
 }
 
 let liveRegistered = false;
@@ -123,6 +125,18 @@ export function registerLiveGauges(state: LiveState): void {
     registers: [registry],
     collect() {
       this.set(state.corruptChunks());
+    },
+  });
+  new Gauge({
+    name: 'curve_chunkserver_log_budget',
+    help: 'Raft log bytes all copysets hold since their last snapshots (held), the bound (budget, 0 = none), snapshots it asked for',
+    labelNames: ['field'],
+    registers: [registry],
+    collect() {
+      const b = state.logBudget();
+      this.set({ field: 'held' }, b.held);
+      this.set({ field: 'budget' }, b.budget);
+      this.set({ field: 'snapshots_asked' }, b.snapshotsAsked);
     },
   });
 }

@@ -96,6 +96,7 @@ export class Chunkserver {
       snapshotRetainEntries: cfg.snapshotRetainEntries,
       snapshotIntervalBytes: cfg.snapshotIntervalBytes,
       snapshotRetainBytes: cfg.snapshotRetainBytes,
+      logBudgetBytes: cfg.logBudgetBytes,
       raftSegmentBytes: cfg.raftSegmentBytes,
       snapshotThrottleBytesPerSec: cfg.snapshotThrottleBytesPerSec,
       journal,
@@ -148,6 +149,11 @@ export class Chunkserver {
           };
         }),
       pool: () => pool.stats(),
+      logBudget: () => ({
+        held: manager.unsnapshottedLogBytes,
+        budget: cfg.logBudgetBytes,
+        snapshotsAsked: manager.budgetCounters.snapshotsAsked,
+      }),
       corruptChunks: () => manager.all().reduce((s, n) => s + n.datastore.corruptChunks().size, 0),
     });
     let metricsServer: http.Server | undefined;

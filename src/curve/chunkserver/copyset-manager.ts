@@ -9,7 +9,8 @@ import type { HostJournal } from '../raft/host-journal';
 import type { MultiRaftHost } from '../raft/multi-raft-host';
 import type { ChunkFilePool } from './chunk-file-pool';
 import { copysetName, groupIdOf, validCopysetKey } from './copyset-id';
-import { CopysetNode } from './copyset-node';
+import { CopysetNode, type SnapshotBudget } from './copyset-node';
+import { LogMemoryBudget } from './log-memory-budget';
 import type { PeerClients } from './peer-clients';
 import type { RaftRpcTransport } from './raft-rpc-transport';
 
@@ -31,18 +32,73 @@ export interface CopysetManagerOptions {
   snapshotThrottleBytesPerSec: number;
   /** Shared Raft journal of this chunkserver (one fdatasync per flush for all copysets). */
   journal?: HostJournal;
+  /**
+   * Bytes of log all copysets together may hold since their last snapshots before the largest holder is
+   * asked for a snapshot (0: no bound; each copyset then only keeps to snapshotIntervalBytes).
+   */
+  logBudgetBytes?: number;
 }
+
+/** A copyset is asked for a budget snapshot only if it holds at least this much (a snapshot costs fsyncs). */
+const BUDGET_MIN_SNAPSHOT_BYTES = 256 << 10;
+/** Budget snapshots running at once. */
+const BUDGET_MAX_CONCURRENT = 2;
 
 export type CreateOutcome = 'created' | 'exists' | 'conflict';
 
-export class CopysetManager {
+export class CopysetManager implements SnapshotBudget {
   private readonly nodes = new Map<number, CopysetNode>();
+  private readonly budget: LogMemoryBudget<CopysetNode>;
+  /** Budget snapshots running. */
+  private forcing = 0;
+  /** The budget's total when a scan last found no copyset to ask: don't rescan before it grows more. */
+  private quietUntil = 0;
+  readonly budgetCounters = { snapshotsAsked: 0 };
   private readonly creating = new Map<number, Promise<CopysetNode>>();
   readonly broken = new Map<string, string>();
   private readonly root: string;
 
   constructor(private readonly opts: CopysetManagerOptions) {
     this.root = path.join(opts.dataDir, 'copysets');
+    this.budget = new LogMemoryBudget(opts.logBudgetBytes ?? 0, BUDGET_MIN_SNAPSHOT_BYTES);
+  }
+
+  /** Unsnapshotted log bytes of all copysets (a gauge). */
+  get unsnapshottedLogBytes(): number {
+    return this.budget.totalBytes;
+  }
+
+  grew(node: CopysetNode, bytes: number): void {
+    this.budget.add(node, bytes);
+    this.enforceBudget();
+  }
+
+  released(node: CopysetNode, bytes: number, done: boolean): void {
+    this.budget.release(node, bytes);
+    if (done) {
+      this.forcing--;
+      this.quietUntil = 0;
+      this.enforceBudget();
+    }
+  }
+
+  removed(node: CopysetNode): void {
+    this.budget.remove(node);
+  }
+
+  /** Over budget: ask the copyset holding the most for a snapshot (a scan of all copysets, so not per apply). */
+  private enforceBudget(): void {
+    const b = this.budget;
+    if (b.budgetBytes <= 0 || b.totalBytes <= b.budgetBytes || this.forcing >= BUDGET_MAX_CONCURRENT) return;
+    if (b.totalBytes < this.quietUntil) return;
+    const node = b.pick((n) => !n.canSnapshotNow());
+    if (!node || !node.snapshotNow()) {
+      this.quietUntil = b.totalBytes + b.minBytes;
+      return;
+    }
+    this.quietUntil = 0;
+    this.forcing++;
+    this.budgetCounters.snapshotsAsked++;
   }
 
   /** Loads every copyset found on disk. */
@@ -122,6 +178,7 @@ export class CopysetManager {
       raftSegmentBytes: o.raftSegmentBytes,
       snapshotThrottleBytesPerSec: o.snapshotThrottleBytesPerSec,
       journal: o.journal,
+      logBudget: this,
     });
     this.nodes.set(node.group, node);
     return node;

@@ -62,6 +62,18 @@ export interface CopysetNodeOptions {
   snapshotThrottleBytesPerSec: number;
   /** Piece size of snapshot copies. */
   snapshotPieceBytes?: number;
+  /** The chunkserver-wide bound on unsnapshotted log bytes (see log-memory-budget.ts). */
+  logBudget?: SnapshotBudget;
+}
+
+/** What a copyset tells the chunkserver-wide log budget (CopysetManager implements it). */
+export interface SnapshotBudget {
+  /** `node` applied `bytes` more of log; the budget may ask some copyset to snapshot (snapshotNow). */
+  grew(node: CopysetNode, bytes: number): void;
+  /** A snapshot of `node` covered `bytes`, or (done) a snapshot it was asked for ended either way. */
+  released(node: CopysetNode, bytes: number, done: boolean): void;
+  /** `node` closed: it holds nothing any more. */
+  removed(node: CopysetNode): void;
 }
 
 export interface ApplyResult {
@@ -258,6 +270,7 @@ export class CopysetNode {
 
   private apply(e: Entry): void {
     this.bytesSinceSnapshot += e.data.length;
+    this.opts.logBudget?.grew(this, e.data.length);
     if (e.type === EntryType.ConfChange) {
       this.confEpoch++;
       try {
@@ -514,16 +527,33 @@ export class CopysetNode {
     const every = this.opts.snapshotIntervalEntries;
     const everyBytes = this.opts.snapshotIntervalBytes ?? 0;
     if (every <= 0 && everyBytes <= 0) return;
-    if (this.snapshotting || this.closed || this.deleted || this.restoringTo) return;
+    if (!this.canSnapshotNow()) return;
     const byEntries = every > 0 && this.applied - this.lastSnapshotIndex >= every;
     const byBytes = everyBytes > 0 && this.bytesSinceSnapshot >= everyBytes;
     if (!byEntries && !byBytes) return;
+    this.startSnapshot(false);
+  }
+
+  /** Not snapshotting already, and open and serving. */
+  canSnapshotNow(): boolean {
+    return !this.snapshotting && !this.closed && !this.deleted && !this.restoringTo;
+  }
+
+  /** The chunkserver-wide log budget asks for a snapshot now; false if one cannot start. */
+  snapshotNow(): boolean {
+    if (!this.canSnapshotNow()) return false;
+    this.startSnapshot(true);
+    return true;
+  }
+
+  private startSnapshot(forBudget: boolean): void {
     this.snapshotting = true;
     const before = this.counters.snapshotsTaken;
     void this.takeSnapshot()
       .catch((err: unknown) => this.log.warn('snapshot failed', { err: err as Error }))
       .finally(() => {
         this.snapshotting = false;
+        if (forBudget) this.opts.logBudget?.released(this, 0, true);
         // Entries applied while it ran may already call for the next one; don't wait for another write.
         // (Only after a success: a failed or postponed snapshot is retried by the next apply.)
         if (this.counters.snapshotsTaken > before) this.maybeSnapshot();
@@ -550,6 +580,7 @@ export class CopysetNode {
     };
     const retain = this.retainBelow(index);
     this.bytesSinceSnapshot = Math.max(0, this.bytesSinceSnapshot - covered);
+    this.opts.logBudget?.released(this, covered, false);
     const snap = this.core.createSnapshot(Buffer.from(JSON.stringify(data)), retain, index);
     // The file writes and fsyncs run on the thread pool: a busy copyset snapshots several times a second.
     // (A marker older than the chunk files is safe: a restart then fetches them again.)
@@ -653,6 +684,7 @@ export class CopysetNode {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.opts.logBudget?.removed(this);
     // A deleted copyset's journal records must not be replayed into a later copyset with the same id.
     if (this.deleted) this.opts.journal?.barrier(this.group);
     for (const w of this.appliedWaiters) w.reject(new Error('copyset closed'));
