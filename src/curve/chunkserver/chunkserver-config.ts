@@ -63,7 +63,7 @@ export const DEFAULT_CONFIG: ChunkserverConfig = {
   snapshotRetainEntries: 1000,
   snapshotIntervalBytes: 16 << 20,
   snapshotRetainBytes: 4 << 20,
-  logBudgetBytes: 64 << 20,
+  logBudgetBytes: 256 << 20,
   raftSegmentBytes: 64 << 20,
   snapshotThrottleBytesPerSec: 100 << 20,
   maxInflightRequests: 4096,
