@@ -1,10 +1,11 @@
 // A chunkserver-wide bound on the Raft log bytes its copysets hold since their last snapshots. Each
 // copyset keeps the entries it applied since its last snapshot in memory (the Raft log), and a journal
 // checkpoint copies the ones no snapshot covers yet into the copyset's segment files. A copyset's own
-// snapshot interval (16 MiB) is fine alone, but 64 busy copysets would then hold ~1 GiB and every entry
-// would be written twice. Like RocksDB's write buffer manager flushing its largest memtable, this picks
-// the copyset holding the most bytes for a snapshot whenever the total is over the budget. Pure
-// bookkeeping: the copysets report bytes, the caller takes the snapshots.
+// snapshot interval (16 MiB) is fine alone, but 64 busy copysets would then hold ~1 GiB. Like RocksDB's
+// write buffer manager flushing its largest memtable, this picks the copyset holding the most bytes for
+// a snapshot whenever the total is over the budget. It bounds memory, not the segment copy: a budget
+// small enough for snapshots to beat the checkpoint costs more in chunk-file fsyncs than the copy does
+// (docs/benchmarks.md, session 12). Pure bookkeeping: the copysets report bytes, the caller snapshots.
 
 export class LogMemoryBudget<K> {
   private readonly held = new Map<K, number>();
