@@ -100,6 +100,14 @@ class PersistBatch {
   readonly out = new Outbox();
 }
 
+/**
+ * An append that carries no entries: a leader telling a follower its new commit index (or probing). It
+ * replicates nothing, so it may leave a little later than the appends that do.
+ */
+function isCommitNotice(m: Message): boolean {
+  return m.type === 'app' && m.entries.length === 0;
+}
+
 /** Persist batches syncing at once (their fsyncs overlap; see flush()). */
 const MAX_SYNCING_BATCHES = 3;
 
@@ -295,6 +303,7 @@ export class MultiRaftHost {
   private flush(): void {
     const batch = this.pending ?? new PersistBatch();
     const early = new Outbox();
+    const notices = new Outbox();
     const applying: { g: Group; entries: readonly Entry[]; reads: boolean }[] = [];
     for (const g of this.dirty) {
       if (!g.core.hasReady()) continue;
@@ -313,7 +322,10 @@ export class MultiRaftHost {
       if (rd.entriesToPersist.length || rd.hardState || rd.snapshot) batch.storages.add(g.storage);
       const { early: now, late } = splitEarlyMessages(rd.messages, termVoteDurable);
       const quiesce = g.quiescing;
-      for (const msg of now) early.add(g.id, msg, quiesce && msg.type === 'heartbeat');
+      for (const msg of now) {
+        if (isCommitNotice(msg)) notices.add(g.id, msg, false);
+        else early.add(g.id, msg, quiesce && msg.type === 'heartbeat');
+      }
       for (const msg of late) batch.out.add(g.id, msg, quiesce && msg.type === 'heartbeat');
       if (g.quiescing) {
         g.quiescing = false;
@@ -339,6 +351,10 @@ export class MultiRaftHost {
       if (reads) this.serveReads(g);
       if (g.core.role !== 'leader' && g.proposals.size) this.failWaiters(g, new NotLeaderError(g.core.lead));
     }
+    // Commit notices leave after this turn's replies (the callers' promise callbacks run when flush()
+    // returns, and their socket writes before the next immediate): sent first, they woke both followers
+    // ahead of the client on this 2-core machine and delayed the reply of every QD1 write.
+    if (notices.byNode.size) setImmediate(() => this.sendOutbox(notices));
     if (batch.work.length === 0) return;
     if (this.syncing.length >= MAX_SYNCING_BATCHES) this.pending = batch;
     else this.runBatch(batch);
