@@ -1,9 +1,12 @@
 // CRC32C (Castagnoli), the iSCSI header and data digest (RFC 7143 13.1).
-// The native @node-rs/crc32 (SSE4.2 / ARMv8 CRC instructions) does the bulk work; a pure-JS slicing-by-8
-// implementation stands in when the native module cannot be loaded, and also handles tiny inputs
-// (padding, 48-byte headers) where the N-API call costs more than the arithmetic.
+// Native code does the bulk work: our addon (native/crc32c, SSE4.2 in three streams: 0.28 us per 4 KiB
+// here) when `npm ci` could build it, else @node-rs/crc32 (one stream: 0.81 us). A pure-JS slicing-by-8
+// implementation stands in when neither loads, and also handles tiny inputs (padding, 48-byte headers)
+// where the N-API call costs more than the arithmetic.
 // Values are the standard reflected CRC32C: crc32c('123456789') === 0xe3069283. Pass a previous result as
 // `initial` to continue a CRC over a further buffer.
+
+import { loadCrc32cAddon } from './crc32c-addon';
 
 type NativeCrc32c = (input: Uint8Array, initialState?: number) => number;
 
@@ -64,25 +67,39 @@ export function crc32cSoftware(buf: Uint8Array, initial = 0): number {
   return ~crc >>> 0;
 }
 
-function loadNative(): NativeCrc32c | undefined {
+/** A binding that loads but computes something else is not used. */
+function checked(fn: NativeCrc32c): NativeCrc32c | undefined {
+  return fn(Buffer.from('123456789')) === 0xe3069283 ? fn : undefined;
+}
+
+function loadNodeRs(): NativeCrc32c | undefined {
   try {
     // A plain require so a missing or broken prebuilt binary degrades to the JS fallback.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod = require('@node-rs/crc32') as { crc32c?: unknown };
     if (typeof mod.crc32c !== 'function') return undefined;
-    const fn = mod.crc32c as NativeCrc32c;
-    // Guard against a binding that loads but computes something else.
-    if (fn(Buffer.from('123456789')) !== 0xe3069283) return undefined;
-    return fn;
+    return checked(mod.crc32c as NativeCrc32c);
   } catch {
     return undefined;
   }
 }
 
-const native = loadNative();
+function loadNative(): { fn: NativeCrc32c; module: 'addon' | '@node-rs/crc32' } | undefined {
+  const addon = loadCrc32cAddon();
+  const fromAddon = addon && checked(addon);
+  if (fromAddon) return { fn: fromAddon, module: 'addon' };
+  const nodeRs = loadNodeRs();
+  return nodeRs && { fn: nodeRs, module: '@node-rs/crc32' };
+}
+
+const loaded = loadNative();
+const native = loaded?.fn;
 
 /** Which implementation backs crc32c() for large inputs in this process. */
 export const crc32cImplementation: 'native' | 'software' = native ? 'native' : 'software';
+
+/** Which native module that is: our addon (native/crc32c) or @node-rs/crc32. */
+export const crc32cNativeModule: 'addon' | '@node-rs/crc32' | undefined = loaded?.module;
 
 /** CRC32C of `buf`, continuing from `initial` (0 to start). */
 export const crc32c: (buf: Uint8Array, initial?: number) => number = native

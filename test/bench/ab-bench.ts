@@ -107,6 +107,9 @@ function worktreeOf(repoDir: string, rev: string): { dir: string; remove: () => 
     fs.symlinkSync(path.resolve(repoDir, 'node_modules'), path.join(dir, 'node_modules'));
     const b = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: dir, encoding: 'utf8' });
     if (b.status !== 0) throw new Error(`ab-bench: building ${rev} failed:\n${b.stdout}${b.stderr}`);
+    // Its native addons too, as `npm ci` builds them (without, it would measure the fallbacks).
+    if (fs.existsSync(path.join(dir, 'scripts', 'build-native.sh')))
+      spawnSync('bash', ['scripts/build-native.sh'], { cwd: dir, stdio: 'inherit' });
   } catch (err) {
     remove();
     throw err;

@@ -1,6 +1,14 @@
 import t from 'tap';
 import { crc32c as nativeCrc32c } from '@node-rs/crc32';
-import { crc32c, crc32cImplementation, crc32cMany, crc32cSoftware } from '../../src/iscsi/crc32c';
+import * as fs from 'node:fs';
+import {
+  crc32c,
+  crc32cImplementation,
+  crc32cMany,
+  crc32cNativeModule,
+  crc32cSoftware,
+} from '../../src/iscsi/crc32c';
+import { crc32cAddonPath, loadCrc32cAddon } from '../../src/iscsi/crc32c-addon';
 
 /** Deterministic PRNG (xorshift32) so failures reproduce. */
 function rng(seed: number): () => number {
@@ -28,7 +36,19 @@ function wire(crc: number): string {
   return b.toString('hex');
 }
 
-const implementations = { crc32c, crc32cSoftware, native: (b: Buffer, i?: number) => nativeCrc32c(b, i) };
+const addon = loadCrc32cAddon();
+/** The addon is built by `npm ci` wherever it can be (x86-64 with SSE4.2 and a compiler, like CI). */
+const addonExpected =
+  process.arch === 'x64' &&
+  /\bsse4_2\b/.test(fs.readFileSync('/proc/cpuinfo', 'utf8')) &&
+  fs.existsSync(crc32cAddonPath() ?? '');
+
+const implementations: Record<string, (b: Buffer, i?: number) => number> = {
+  crc32c,
+  crc32cSoftware,
+  native: (b, i) => nativeCrc32c(b, i),
+  ...(addon ? { addon: (b: Buffer, i?: number) => addon(b, i) } : {}),
+};
 
 t.test('check value of the CRC catalogue', async (t) => {
   for (const [name, fn] of Object.entries(implementations)) {
@@ -100,6 +120,39 @@ t.test('software equals native on random buffers of many lengths and seeds', asy
   }
 });
 
+t.test('the SSE4.2 addon equals @node-rs/crc32 across its block boundaries and alignments', async (t) => {
+  if (!addonExpected) {
+    // Not silent: say why the addon is absent (it is built on CI, where this branch must not run).
+    t.comment(`crc32c addon not built here (${crc32cAddonPath()}); checking the fallback only`);
+    t.equal(crc32cNativeModule, '@node-rs/crc32');
+    return;
+  }
+  t.ok(addon, 'the built addon loads');
+  const fn = addon!;
+  const next = rng(0x5eed);
+  const lengths = new Set<number>();
+  for (let n = 0; n <= 1200; n++) lengths.add(n);
+  // Three-stream blocks of 3 x 1024 and 3 x 128 bytes: around their multiples and remainders.
+  for (const block of [384, 3072]) {
+    for (let k = 1; k <= 4; k++) for (let d = -9; d <= 9; d++) lengths.add(k * block + d);
+  }
+  for (const n of [4096, 8192, 65536, 262147, 1048583]) lengths.add(n);
+  const base = randomBuffer(next, 1048583 + 16);
+  let mismatches = 0;
+  let cases = 0;
+  for (const n of lengths) {
+    if (n < 0) continue;
+    const off = next() % 16;
+    const view = base.subarray(off, off + n);
+    for (const init of [0, next()]) {
+      cases++;
+      if (fn(view, init) !== nativeCrc32c(view, init)) mismatches++;
+    }
+  }
+  t.equal(mismatches, 0, `all ${cases} cases agree`);
+  t.throws(() => (fn as (x: unknown) => number)('not bytes'), TypeError);
+});
+
 t.test('crc32cMany equals the CRC of the concatenation', async (t) => {
   const next = rng(42);
   for (let round = 0; round < 200; round++) {
@@ -123,6 +176,7 @@ t.test('crc32cMany equals the CRC of the concatenation', async (t) => {
 
 t.test('native module is used when it loads', async (t) => {
   t.equal(crc32cImplementation, 'native');
+  t.equal(crc32cNativeModule, addonExpected ? 'addon' : '@node-rs/crc32');
 });
 
 t.test('falls back to software when the native module is unusable', async (t) => {
@@ -139,6 +193,7 @@ t.test('falls back to software when the native module is unusable', async (t) =>
   for (const mod of broken) {
     const m = t.mockRequire<typeof import('../../src/iscsi/crc32c')>('../../src/iscsi/crc32c', {
       '@node-rs/crc32': mod,
+      '../../src/iscsi/crc32c-addon': { loadCrc32cAddon: () => undefined },
     });
     t.equal(m.crc32cImplementation, 'software');
     t.equal(m.crc32c(Buffer.from('123456789')), 0xe3069283);
@@ -147,6 +202,7 @@ t.test('falls back to software when the native module is unusable', async (t) =>
   }
   let calls = 0;
   const working = t.mockRequire<typeof import('../../src/iscsi/crc32c')>('../../src/iscsi/crc32c', {
+    '../../src/iscsi/crc32c-addon': { loadCrc32cAddon: () => undefined },
     '@node-rs/crc32': {
       crc32c: (b: Uint8Array, i?: number) => {
         calls++;
@@ -158,4 +214,13 @@ t.test('falls back to software when the native module is unusable', async (t) =>
   const before = calls;
   t.equal(working.crc32c(Buffer.alloc(4096, 1)), nativeCrc32c(Buffer.alloc(4096, 1)));
   t.equal(calls, before + 1, 'large inputs go to the native binding');
+});
+
+t.test('a broken addon is refused in favour of @node-rs/crc32', async (t) => {
+  const m = t.mockRequire<typeof import('../../src/iscsi/crc32c')>('../../src/iscsi/crc32c', {
+    '../../src/iscsi/crc32c-addon': { loadCrc32cAddon: () => () => 0 },
+  });
+  t.equal(m.crc32cNativeModule, '@node-rs/crc32');
+  const big = Buffer.alloc(5000, 0x33);
+  t.equal(m.crc32c(big), nativeCrc32c(big));
 });
