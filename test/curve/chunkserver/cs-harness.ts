@@ -49,10 +49,13 @@ export async function startChunkserver(
   args: string[] = FAST_ARGS,
   startTimeoutMs = 30_000,
 ): Promise<CsProc> {
+  // CS_LAUNCHER runs each chunkserver through a command that execs it, e.g. "chrt --batch 0" or "taskset -c 1".
+  const launcher = (process.env.CS_LAUNCHER ?? '').split(' ').filter(Boolean);
   const proc = spawn(
-    process.execPath,
+    launcher[0] ?? process.execPath,
     // CS_NODE_ARGS passes node flags to every chunkserver, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
     [
+      ...(launcher.length ? [...launcher.slice(1), process.execPath] : []),
       ...DAEMON_NODE_FLAGS,
       ...(process.env.CS_NODE_ARGS ?? '').split(' ').filter(Boolean),
       BIN,
