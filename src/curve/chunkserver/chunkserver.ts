@@ -6,7 +6,7 @@ import type * as http from 'node:http';
 import * as path from 'node:path';
 import { createLogger } from '../../common/log';
 import { enableDefaultMetrics, serveMetrics } from '../../common/metrics';
-import { HostJournal } from '../raft/host-journal';
+import { DEFAULT_CHECKPOINT_BYTES, HostJournal } from '../raft/host-journal';
 import { MultiRaftHost } from '../raft/multi-raft-host';
 import { unaryHandlers } from '../rpc/grpc';
 import { RpcServer } from '../rpc/rpc-server';
@@ -83,8 +83,12 @@ export class Chunkserver {
       electionTicks: cfg.electionTicks,
       seed: nodeIdOf(endpoint) ^ Date.now(),
     });
-    // One Raft journal for every copyset: a flush that touched many groups costs one fdatasync.
-    const journal = HostJournal.open(path.join(cfg.dataDir, 'raft-journal'));
+    // One Raft journal for every copyset: a flush that touched many groups costs one fdatasync. Ended
+    // journal files are kept while the log budget lets copysets hold their entries in memory, so that
+    // snapshots, not a copy into segment files, retire most entries (docs/chunkserver.md).
+    const journal = HostJournal.open(path.join(cfg.dataDir, 'raft-journal'), {
+      retainFiles: 1 + Math.ceil(cfg.logBudgetBytes / DEFAULT_CHECKPOINT_BYTES),
+    });
     const manager = new CopysetManager({
       dataDir: cfg.dataDir,
       pool,

@@ -69,6 +69,16 @@ export class FileStorage implements JournaledFiles {
   private readonly entries: Entry[] = [];
   /** Journal mode: entries in the log, after those in the segment files, not yet written (see header). */
   private unwritten: Entry[] = [];
+  /**
+   * Journal mode: which journal file holds the records of `unwritten`: runs of entries from `index` on,
+   * in file `seq`, up to notedTo (entries after it are being appended: their record is not written yet).
+   */
+  private journalRuns: { index: number; seq: number }[] = [];
+  private notedTo = 0;
+  /** Journal mode, hardFileStale: the journal file holding the newest hard state. */
+  private hardSeq = Infinity;
+  /** Closed: the oldest journal file still needed (its files could not be made durable on close). */
+  private pinnedSeq = Infinity;
   readonly recovery: RecoveryReport = { truncatedBytes: 0 };
   private readonly segmentBytes: number;
   private readonly journal: HostJournal | null;
@@ -130,7 +140,41 @@ export class FileStorage implements JournaledFiles {
   append(entries: Entry[]): void {
     if (entries.length === 0) return;
     const records = this.writeEntries(entries);
-    if (this.journal) this.journal.append(this.group, this, records);
+    if (this.journal) {
+      const first = entries[0].index;
+      const last = entries[entries.length - 1].index;
+      this.journal.append(this.group, this, records, (seq) => this.noteRun(first, last, seq));
+    }
+  }
+
+  /** Journal mode: entries first..last (now in `unwritten`) have their record in journal file `seq`. */
+  private noteRun(first: number, last: number, seq: number): void {
+    const runs = this.journalRuns;
+    if (!runs.length || runs[runs.length - 1].seq !== seq) runs.push({ index: first, seq });
+    this.notedTo = last;
+  }
+
+  /** The oldest journal file holding a record this group still needs (Infinity: none). */
+  oldestJournalSeq(): number {
+    if (this.closed) return this.pinnedSeq;
+    const hard = this.hardFileStale ? this.hardSeq : Infinity;
+    const runs = this.journalRuns;
+    if (!this.unwritten.length) {
+      runs.length = 0;
+      return hard;
+    }
+    // Runs wholly before the first unwritten entry were written out or compacted away.
+    const first = this.unwritten[0].index;
+    let n = 0;
+    while (n + 1 < runs.length && runs[n + 1].index <= first) n++;
+    if (n) runs.splice(0, n);
+    return runs.length ? Math.min(runs[0].seq, hard) : hard;
+  }
+
+  /** The last unwritten entry whose record lies in a journal file before `seq`. */
+  private lastIndexBefore(seq: number): number {
+    for (const r of this.journalRuns) if (r.seq >= seq) return r.index - 1;
+    return this.notedTo;
   }
 
   /**
@@ -211,8 +255,7 @@ export class FileStorage implements JournaledFiles {
    * ~1 MiB per event-loop turn. Entries appended meanwhile are left for the next time (they are in the
    * journal's new file); a truncation or a snapshot meanwhile simply changes what is left to write.
    */
-  private async writeUnwrittenInSlices(): Promise<void> {
-    const upTo = this.lastIndex();
+  private async writeUnwrittenInSlices(upTo: number): Promise<void> {
     const pending = (): boolean =>
       !this.closed && this.unwritten.length > 0 && this.unwritten[0].index <= upTo;
     while (pending()) await inSlice(() => pending() && this.writeUnwritten(WRITE_CHUNK_BYTES, upTo));
@@ -222,13 +265,14 @@ export class FileStorage implements JournaledFiles {
   private replayJournal(records: JournalRecord[]): void {
     if (records.length === 0) return;
     const base = this.snap ? this.snap.meta.index : 0;
-    for (const { kind, body: run } of records) {
+    for (const { kind, body: run, seq } of records) {
       if (kind === 'hardState') {
         const hs = JSON.parse(run.toString('utf8')) as HardStateFile;
         // Never step back: a checkpoint may already have written a newer state to the file.
         if (hs.term > this.hard.term || (hs.term === this.hard.term && this.hard.vote === 0)) {
           this.hard = { ...this.hard, term: hs.term, vote: hs.vote };
           this.hardFileStale = true;
+          this.hardSeq = seq;
         }
         this.hard.commit = Math.max(hs.commit, this.hard.commit);
         continue;
@@ -244,6 +288,7 @@ export class FileStorage implements JournaledFiles {
       const first = entries[0].index;
       while (this.entries.length && this.entries[this.entries.length - 1].index >= first) this.entries.pop();
       this.writeEntries(entries);
+      this.noteRun(first, entries[entries.length - 1].index, seq);
       this.entries.push(...entries);
     }
     this.journal!.noteWritten(this);
@@ -256,7 +301,7 @@ export class FileStorage implements JournaledFiles {
     if (!changed) return;
     if (this.journal) {
       // Durable through the journal; the hardstate file catches up at the next checkpoint.
-      this.journal.hardState(this.group, this, Buffer.from(JSON.stringify(this.hard)));
+      this.hardSeq = this.journal.hardState(this.group, this, Buffer.from(JSON.stringify(this.hard)));
       this.hardFileStale = true;
     } else this.hardDirty = true;
   }
@@ -310,13 +355,16 @@ export class FileStorage implements JournaledFiles {
     }
   }
 
-  /** fsync this group's own log files (and directory) on the thread pool; rewrite a stale hardstate file. */
-  async syncFilesAsync(): Promise<void> {
+  /**
+   * fsync this group's own log files (and directory) on the thread pool; rewrite a stale hardstate file.
+   * Journal mode: first write out the entries whose records lie in journal files before `beforeSeq`.
+   */
+  async syncFilesAsync(beforeSeq = Infinity): Promise<void> {
     if (this.hardFileStale) {
       this.hardFileStale = false;
       await this.writeAtomicAsync('hardstate', Buffer.from(JSON.stringify(this.hard)));
     }
-    await this.writeUnwrittenInSlices();
+    await this.writeUnwrittenInSlices(this.lastIndexBefore(beforeSeq));
     const rolled = this.rolledFds.splice(0);
     const fds = this.logDirty && this.fd >= 0 ? [...rolled, this.fd] : [...rolled];
     this.logDirty = false;
@@ -401,10 +449,34 @@ export class FileStorage implements JournaledFiles {
   }
 
   close(): void {
+    const needed = this.journal ? this.oldestJournalSeq() : Infinity;
     this.closed = true;
     this.writeUnwritten();
+    if (this.journal) this.releaseJournal(needed);
     for (const fd of this.rolledFds.splice(0)) this.closeFd(fd);
     this.closeCurrent();
+  }
+
+  /**
+   * On close: make durable what the journal holds for this group (just written out above) and tell the
+   * journal it may delete those files. When that fails (a removed group's directory, say), the group
+   * keeps the files it needed (until the process restarts and replays them).
+   */
+  private releaseJournal(needed: number): void {
+    this.pinnedSeq = needed;
+    try {
+      for (const fd of this.rolledFds) fs.fsyncSync(fd);
+      if (this.logDirty && this.fd >= 0) fs.fsyncSync(this.fd);
+      this.logDirty = false;
+      if (this.dirDirty) this.fsyncDir();
+      this.dirDirty = false;
+      if (this.hardFileStale) this.writeAtomic('hardstate', Buffer.from(JSON.stringify(this.hard)));
+      this.hardFileStale = false;
+    } catch {
+      return;
+    }
+    this.pinnedSeq = Infinity;
+    this.journal!.forget(this);
   }
 
   // ---- internals ----
@@ -446,6 +518,7 @@ export class FileStorage implements JournaledFiles {
 
   private dropAllSegments(): void {
     this.unwritten = [];
+    this.journalRuns = [];
     this.closeCurrent();
     for (const seg of this.segments) fs.rmSync(path.join(this.dir, seg.file), { force: true });
     this.segments = [];
@@ -470,6 +543,9 @@ export class FileStorage implements JournaledFiles {
   }
 
   private truncateFrom(index: number): void {
+    const runs = this.journalRuns;
+    while (runs.length && runs[runs.length - 1].index >= index) runs.pop();
+    if (this.notedTo >= index) this.notedTo = index - 1;
     const u = this.unwritten;
     if (u.length && index > u[0].index) {
       u.length = index - u[0].index; // only unwritten entries go

@@ -46,6 +46,8 @@ export interface JournalRecord {
   kind: 'append' | 'hardState';
   /** append: segment records; hardState: the JSON hard state. */
   body: Buffer;
+  /** The journal file it was read from (see JournaledFiles.oldestJournalSeq). */
+  seq: number;
 }
 const PREFIX = 'journal-';
 /** A pre-created next journal file (see HostJournal.spare); never read by recovery, deleted on open. */
@@ -67,20 +69,33 @@ const PREALLOC_BYTES = 4 << 20;
  * Default checkpoint interval, and so the size of the journal files (spares are zero-filled to it). Small
  * enough that a fresh host soon writes only into preformatted files and that recovery replays little.
  */
-const DEFAULT_CHECKPOINT_BYTES = 32 << 20;
+export const DEFAULT_CHECKPOINT_BYTES = 32 << 20;
 /** fdatasyncs of one journal allowed to run at once (see syncAsync). */
 const MAX_CONCURRENT_SYNCS = 3;
 /** Zero-fill in small writes: the journal is then overwritten record by record (see common/page-cache). */
 const ZEROS = FILL_ZEROS;
 
-/** What a journaled storage must offer the checkpoint: make its own files durable. */
+/** What a journaled storage must offer the checkpoint. */
 export interface JournaledFiles {
-  syncFilesAsync(): Promise<void>;
+  /**
+   * Make durable in the group's own files its hard state and every entry whose journal record lies in a
+   * file before `beforeSeq` (all of them without it).
+   */
+  syncFilesAsync(beforeSeq?: number): Promise<void>;
+  /** The oldest journal file holding a record the group still needs (Infinity: none). */
+  oldestJournalSeq(): number;
 }
 
 export interface HostJournalOptions {
   /** Checkpoint once the current journal file is larger than this (default 32 MiB). */
   checkpointBytes?: number;
+  /**
+   * Journal files kept after the checkpoint that ends them (default 0). A kept file's entries stay out of
+   * the group files: a snapshot usually covers them before the file must go, and then they are never
+   * copied at all. A file goes when no group needs it any more, or when more than this many are kept
+   * (its groups then write its entries to their files first).
+   */
+  retainFiles?: number;
 }
 
 export class HostJournal {
@@ -114,6 +129,11 @@ export class HostJournal {
   private checkpointing = false;
   /** Group files written since the current journal file started. */
   private written = new Set<JournaledFiles>();
+  /** Every group that wrote to the journal (asked which files it still needs; see retainFiles). */
+  private readonly groups = new Set<JournaledFiles>();
+  /** Journal files ended by a checkpoint (or found on open) and not yet deleted, oldest first. */
+  private ended: { seq: number; fd: number }[] = [];
+  private readonly retainFiles: number;
   private readonly recovered = new Map<number, JournalRecord[]>();
   private readonly checkpointBytes: number;
   /** How far a spare is zero-filled: a whole checkpoint interval. */
@@ -125,6 +145,7 @@ export class HostJournal {
     opts: HostJournalOptions,
   ) {
     this.checkpointBytes = opts.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES;
+    this.retainFiles = Math.max(0, Math.floor(opts.retainFiles ?? 0));
     this.spareBytes = Math.max(PREALLOC_BYTES, this.checkpointBytes);
   }
 
@@ -152,22 +173,38 @@ export class HostJournal {
     this.maybeCheckpoint();
   }
 
-  /** Buffered write of a group's appended segment records; durable after the next sync. */
-  append(group: number, files: JournaledFiles, records: Buffer): void {
+  /**
+   * Buffered write of a group's appended segment records; durable after the next sync. `written` learns
+   * the sequence number of the journal file they went to, before a checkpoint this append may start
+   * asks the group which files it needs.
+   */
+  append(group: number, files: JournaledFiles, records: Buffer, written?: (seq: number) => void): void {
     this.writeRecords(group, records);
-    this.written.add(files);
+    written?.(this.seq);
+    this.noteWritten(files);
     this.maybeCheckpoint();
   }
 
-  /** A term/vote change, durable after the next sync (the group's hardstate file is rewritten at a checkpoint). */
-  hardState(group: number, files: JournaledFiles, json: Buffer): void {
+  /**
+   * A term/vote change, durable after the next sync (the group's hardstate file is rewritten at a
+   * checkpoint). Returns the sequence number of the journal file it went to.
+   */
+  hardState(group: number, files: JournaledFiles, json: Buffer): number {
     this.write(group, HARD_STATE, json);
-    this.written.add(files);
+    this.noteWritten(files);
+    return this.seq;
   }
 
   /** The group's files were written outside append() (a replay): the next checkpoint must fsync them. */
   noteWritten(files: JournaledFiles): void {
     this.written.add(files);
+    this.groups.add(files);
+  }
+
+  /** The group is closed and its files durable: it needs no journal file any more. */
+  forget(files: JournaledFiles): void {
+    this.groups.delete(files);
+    this.written.delete(files);
   }
 
   /** The group's files are already durable; on replay, ignore its earlier records. Durable on return. */
@@ -235,6 +272,7 @@ export class HostJournal {
       fs.rmSync(this.spare.file, { force: true });
     }
     this.spare = null;
+    for (const e of this.ended.splice(0)) if (e.fd >= 0) void this.track(pClose(e.fd)).catch(() => {});
   }
 
   /** Resolves once no background work is left (after close(), none starts); files are then closed. */
@@ -342,21 +380,36 @@ export class HostJournal {
       this.openNew(this.seq + 1);
     }
     const current = this.fd;
+    this.ended.push({ seq: oldSeq, fd: old });
+    // Files before releaseBefore must go: their groups write those entries to their own files first. The
+    // newest retainFiles ended files stay (see HostJournalOptions.retainFiles).
+    const keep = this.retainFiles;
+    const releaseBefore = keep === 0 ? this.seq : this.ended[Math.max(0, this.ended.length - keep)].seq;
+    for (const g of this.groups) if (g.oldestJournalSeq() < releaseBefore) files.add(g);
     void this.track(
       (async () => {
         let recycled = false;
         try {
-          await Promise.all([...files].map((f) => f.syncFilesAsync()));
-          // The new file and its name must be durable before the old one disappears.
+          await Promise.all([...files].map((f) => f.syncFilesAsync(releaseBefore)));
+          // The new file and its name must be durable before an old one disappears.
           await new Promise<void>((ok, fail) => fs.fsync(current, (e) => (e ? fail(e) : ok())));
           await Promise.allSettled([...this.inflight]);
-          // The old file is no longer needed: it becomes the next spare (see the header), or is deleted.
-          recycled = await this.recycle(old, path.join(this.dir, journalName(oldSeq)));
+          if (this.closed) return;
+          // Ended files no group needs any more go: the newest becomes the next spare (see the header),
+          // the others are deleted.
+          let needed = this.seq;
+          for (const g of this.groups) needed = Math.min(needed, g.oldestJournalSeq());
+          const doomed = this.ended.filter((e) => e.seq < needed);
+          this.ended = this.ended.filter((e) => e.seq >= needed);
+          const newest = doomed.pop();
+          if (newest && newest.fd >= 0)
+            recycled = await this.recycle(newest.fd, path.join(this.dir, journalName(newest.seq)));
           // On the thread pool: dropping the last reference to a large file frees its blocks inside
           // close()/unlink(), which took ~300 ms on the event loop.
-          if (!recycled) await pClose(old);
+          if (newest && !recycled && newest.fd >= 0) await pClose(newest.fd);
+          for (const e of doomed) if (e.fd >= 0) await pClose(e.fd);
           for (const f of await fs.promises.readdir(this.dir)) {
-            if (f.startsWith(PREFIX) && f.endsWith('.log') && seqOf(f) <= oldSeq) {
+            if (f.startsWith(PREFIX) && f.endsWith('.log') && seqOf(f) < needed) {
               await fs.promises.rm(path.join(this.dir, f), { force: true });
             }
           }
@@ -472,6 +525,8 @@ export class HostJournal {
     let last = 0;
     for (const f of this.journalFiles()) {
       last = Math.max(last, seqOf(f));
+      // Kept until no group needs its records (the first checkpoint without retainFiles).
+      this.ended.push({ seq: seqOf(f), fd: -1 });
       const salt = saltOf(seqOf(f));
       const buf = fs.readFileSync(path.join(this.dir, f));
       let saltedFile: boolean | undefined;
@@ -496,7 +551,7 @@ export class HostJournal {
           let list = this.recovered.get(group);
           if (!list) this.recovered.set(group, (list = []));
           const body = Buffer.from(payload.subarray(BODY_HEADER));
-          list.push({ kind: kind === HARD_STATE ? 'hardState' : 'append', body });
+          list.push({ kind: kind === HARD_STATE ? 'hardState' : 'append', body, seq: seqOf(f) });
         }
         o += HEADER + len;
       }

@@ -94,7 +94,11 @@ async function main(): Promise<void> {
   const voters = [...args.peers.keys()];
   const kvs = new Map<number, KvStateMachine>();
   const journal = args.journal
-    ? HostJournal.open(path.join(args.dir, 'journal'), { checkpointBytes: args.journalCheckpointBytes })
+    ? HostJournal.open(path.join(args.dir, 'journal'), {
+        checkpointBytes: args.journalCheckpointBytes,
+        // Snapshots come every 16 MiB (half a checkpoint): one kept file lets them retire its entries.
+        retainFiles: 1,
+      })
     : null;
   for (let g = 1; g <= args.groups; g++) {
     const storage = FileStorage.open(path.join(args.dir, `group-${g}`), journal ? { journal, group: g } : {});

@@ -669,3 +669,132 @@ t.test(
     j.close();
   },
 );
+
+/** Bytes in a group's segment files. */
+const segmentBytes = (groupDir: string): number =>
+  fs
+    .readdirSync(groupDir)
+    .filter((f) => f.startsWith('segment-'))
+    .reduce((n, f) => n + fs.statSync(path.join(groupDir, f)).size, 0);
+
+const checkpointDone = (j: HostJournal): boolean =>
+  !(j as unknown as { checkpointing: boolean }).checkpointing;
+
+t.test(
+  'kept journal files: entries a snapshot covers before the file goes never reach the group files',
+  async (t) => {
+    const { dir, jdir } = tmpDirs(t);
+    const { j, groups } = openGroups(dir, 1, { checkpointBytes: 64 << 10, retainFiles: 1 });
+    const g = groups[0];
+    g.initialState(boot);
+    j.recoveryDone();
+    const gdir = path.join(dir, 'g1');
+    const before = segmentBytes(gdir);
+    let index = 4;
+    const appendUntil = async (checkpoints: number): Promise<void> => {
+      while (j.counters.checkpoints < checkpoints && index < 2000) {
+        g.append([entry(index++, 2, 'r'.repeat(4096))]);
+        await g.syncAsync();
+        await new Promise((r) => setImmediate(r));
+      }
+      await waitUntil(() => checkpointDone(j));
+    };
+    await appendUntil(1);
+    t.equal(j.counters.checkpoints, 1, 'checkpointed');
+    t.equal(journalFiles(jdir).length, 2, 'the ended file is kept, next to the current one');
+    t.equal(segmentBytes(gdir), before, 'no entry copied to the group files');
+
+    const snapIndex = index - 1;
+    await g.saveSnapshotAsync({
+      meta: { index: snapIndex, term: 2, confState: boot.confState },
+      data: Buffer.from('S'),
+    });
+    await appendUntil(2);
+    t.equal(j.counters.checkpoints, 2, 'checkpointed again');
+    t.equal(journalFiles(jdir).length, 2, 'the file the snapshot covered went; the one just ended stays');
+    t.equal(segmentBytes(gdir), before, 'still no entry copied');
+
+    // A crash (nothing closed): the snapshot and every entry after it come back from the kept files.
+    const last = index - 1;
+    j.close();
+    await j.settled();
+    const re = openGroups(dir, 1, { checkpointBytes: 64 << 10, retainFiles: 1 });
+    const init = re.groups[0].initialState(boot);
+    t.equal(init.snapshot?.meta.index, snapIndex, 'snapshot');
+    t.equal(init.entries.length, last - snapIndex, 'every entry after it');
+    t.equal(init.entries[0].index, snapIndex + 1);
+    t.equal(init.entries[init.entries.length - 1].index, last);
+    t.equal(Buffer.from(init.entries[0].data).toString(), 'r'.repeat(4096));
+    re.groups[0].close();
+    re.j.close();
+  },
+);
+
+t.test(
+  'beyond retainFiles the oldest kept file is written out to the group files, then goes; a crash loses nothing',
+  async (t) => {
+    const { dir, jdir } = tmpDirs(t);
+    const opts = { checkpointBytes: 64 << 10, retainFiles: 1 };
+    const { j, groups } = openGroups(dir, 2, opts);
+    for (const s of groups) s.initialState(boot);
+    j.recoveryDone();
+    const before = segmentBytes(path.join(dir, 'g1'));
+    let index = 4;
+    while (j.counters.checkpoints < 4 && index < 2000) {
+      for (const s of groups) s.append([entry(index, 2, `z${index}`.repeat(500))]);
+      index++;
+      await Promise.all(groups.map((s) => s.syncAsync()));
+      await new Promise((r) => setImmediate(r));
+    }
+    await waitUntil(() => checkpointDone(j));
+    t.equal(j.counters.checkpoints, 4, 'four checkpoints');
+    t.equal(journalFiles(jdir).length, 2, 'the current file and one kept');
+    t.ok(segmentBytes(path.join(dir, 'g1')) > before, "released files' entries are in the group files");
+
+    // A crash: the group files (fsynced when a file was released) plus the kept and current files.
+    const last = index - 1;
+    j.close();
+    await j.settled();
+    const re = openGroups(dir, 2, opts);
+    for (const s of re.groups) {
+      const entries = s.initialState(boot).entries;
+      t.equal(entries.length, last, 'bootstrap entries and every append');
+      t.same(
+        entries.slice(3).map((e) => Buffer.from(e.data).toString()),
+        Array.from({ length: last - 3 }, (_, i) => `z${i + 4}`.repeat(500)),
+        'in order, intact',
+      );
+      s.close();
+    }
+    re.j.close();
+  },
+);
+
+t.test('a closed group releases its kept journal files once its own files are durable', async (t) => {
+  const { dir, jdir } = tmpDirs(t);
+  const opts = { checkpointBytes: 64 << 10, retainFiles: 3 };
+  const { j, groups } = openGroups(dir, 2, opts);
+  for (const s of groups) s.initialState(boot);
+  j.recoveryDone();
+  let index = 4;
+  // Group 2 writes a little, then closes; group 1 keeps writing.
+  groups[1].append([entry(4, 2, 'closing')]);
+  await groups[1].syncAsync();
+  groups[1].close();
+  while (j.counters.checkpoints < 2 && index < 2000) {
+    groups[0].append([entry(index++, 2, 'w'.repeat(4096))]);
+    await groups[0].syncAsync();
+    await new Promise((r) => setImmediate(r));
+  }
+  await waitUntil(() => checkpointDone(j));
+  t.equal(journalFiles(jdir).length, 3, 'two ended files kept for group 1, and the current one');
+  j.close();
+  await j.settled();
+  // Group 2's entry survives without the journal: close() made it durable in its own files.
+  fs.rmSync(jdir, { recursive: true });
+  const re = openGroups(dir, 2, opts);
+  const entries = re.groups[1].initialState(boot).entries;
+  t.equal(Buffer.from(entries[entries.length - 1].data).toString(), 'closing');
+  for (const s of re.groups) s.close();
+  re.j.close();
+});
