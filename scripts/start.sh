@@ -7,8 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Install dependencies on a fresh checkout.
+# Install dependencies on a fresh checkout (npm ci also builds the optional native addons; a checkout
+# installed before an addon existed builds it here).
 [ -d node_modules ] || npm ci
+[ -f native/crc32c/build/Release/crc32c.node ] || bash scripts/build-native.sh
 
 # Build when dist is missing or older than any source.
 LAUNCHER=dist/src/bin/curve-cluster.js

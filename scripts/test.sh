@@ -35,6 +35,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 [ -d node_modules ] || npm ci
+# The optional native addons (npm ci builds them; a checkout installed before one existed builds it here).
+[ -f native/crc32c/build/Release/crc32c.node ] || bash scripts/build-native.sh
 # A clean build, so compiled tests of deleted sources cannot linger in dist/.
 rm -rf dist
 npm run build
