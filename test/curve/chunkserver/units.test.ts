@@ -67,6 +67,39 @@ t.test('chunk log entry codec', async (t) => {
   t.throws(() => decodeChunkLogEntry(bad), /unknown chunk log op/, 'unknown op');
 });
 
+t.test(
+  'small data buffers share slabs without overlapping; each entry built in place stays intact',
+  async (t) => {
+    const bufs = Array.from({ length: 200 }, (_, i) => allocateWithEntryHeadroom(4096).fill(i & 0xff));
+    t.equal(bufs[0].buffer, bufs[1].buffer, 'consecutive 4 KiB buffers come from one slab');
+    const e = {
+      op: ChunkLogOp.WRITE,
+      chunkId: 1,
+      offset: 0,
+      size: 4096,
+      sn: 1,
+      correctedSn: 0,
+      location: '',
+    };
+    const entries = bufs.map((data, i) => encodeChunkLogEntry({ ...e, chunkId: i, data }));
+    t.ok(
+      entries.every((x, i) => x.buffer === bufs[i].buffer),
+      'every entry built in place',
+    );
+    t.ok(
+      entries.every((x, i) => {
+        const d = decodeChunkLogEntry(x);
+        return d.chunkId === i && d.data.every((b) => b === (i & 0xff));
+      }),
+      'no header overwrote a neighbour',
+    );
+    t.ok(new Set(bufs.map((b) => b.buffer)).size > 1, '200 writes span several slabs');
+    const big = allocateWithEntryHeadroom(64 << 10);
+    t.not(big.buffer, bufs[bufs.length - 1].buffer, 'a 64 KiB buffer gets memory of its own');
+    t.equal(big.length, 64 << 10);
+  },
+);
+
 t.test('an entry of data with headroom is built in place, once', async (t) => {
   const data = allocateWithEntryHeadroom(4096).fill(0x61);
   const e = {
