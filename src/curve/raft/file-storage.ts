@@ -3,8 +3,8 @@
 // and a snapshot file written the same way, after which whole log segments below it are deleted.
 // Appends are buffered writes; sync() makes everything durable with one fsync, so many appends share it.
 // With a host journal the journal record is what makes an append durable, so an entry reaches the
-// segment files only when the journal is about to forget it: at a journal checkpoint (syncFilesAsync) or
-// a sync(). Entries a snapshot covers by then are never written at all (with frequent snapshots, most of
+// segment files only when the journal is about to forget it: when a checkpoint releases the journal file
+// holding its record (syncFilesAsync(beforeSeq)), or at a sync() or close(). Entries a snapshot covers by then are never written at all (with frequent snapshots, most of
 // them): they live in the journal and in memory (the Raft log holds them anyway) until compacted. A
 // snapshot then needs nothing from the group's files: entries above it are in the journal, and replay
 // skips those below. The files may thus start after a gap below the snapshot; recovery drops segments

@@ -2,8 +2,9 @@
 // one fsync instead of one per group file (group commit across groups, like a shared write-ahead log).
 // A journaled FileStorage still has its own segment files, but writes them late and leaves them unsynced
 // (see file-storage.ts): the journal record is what makes an append durable. Every `checkpointBytes` the
-// journal is checkpointed: a new journal file starts, all group files written since the previous
-// checkpoint are written out and fsynced, and the older journal files are deleted. The new file is a
+// journal is checkpointed: a new journal file starts, the hard states and (beyond `retainFiles` kept
+// files) the entries of the oldest files are written out to the group files and fsynced, and ended files
+// no group needs any more are deleted or recycled. The new file is a
 // spare zero-filled to full size ahead of time (like Curve's WAL file pool), so writes never extend the
 // file they go to; a checkpoint also comes early when the current file runs out of zero-filled room and a
 // spare is ready (the first file after a start). On open, the records of the remaining journal files are
