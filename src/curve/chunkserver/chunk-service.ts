@@ -8,14 +8,15 @@ import { createLogger } from '../../common/log';
 import type { HistogramSeries } from '../../common/tally-metrics';
 import { NotLeaderError } from '../raft/multi-raft-host';
 import { chunkServiceMethods } from '../rpc/chunk-methods';
-import type { RpcCallContext, RpcReply, RpcServer } from '../rpc/rpc-server';
+import type { RpcCallContext, RpcReply, RpcReplyContext, RpcServer } from '../rpc/rpc-server';
 import type { ChunkFilePool } from './chunk-file-pool';
 import { ChunkLogOp, type ChunkLogEntry } from './chunk-op-codec';
 import { ChunkOpStatus, ChunkStoreError, statusOfError } from './chunk-status';
 import { chunkserverMetrics } from './chunkserver-metrics';
 import { peerIdOf } from './copyset-id';
 import type { CopysetManager } from './copyset-manager';
-import type { CopysetNode } from './copyset-node';
+import type { ApplyResult, CopysetNode } from './copyset-node';
+import type { ProposalListener } from './proposal';
 import { SNAPSHOT_LIST_CHUNKS, SNAPSHOT_READ_PIECE } from './internal-methods';
 
 const log = createLogger('chunk-service');
@@ -94,13 +95,18 @@ export class ChunkService {
     const bind = <Req>(name: string, fn: (req: Req, ctx: RpcCallContext) => Promise<Reply>): void => {
       server.handle(m[name], (req, ctx) => this.guarded(name, () => fn(req as unknown as Req, ctx)));
     };
-    bind<ChunkRequestMsg>('WriteChunk', (r, c) => this.write(r, c));
+    const bindWrite = (name: string, op: ChunkLogOp): void => {
+      server.handleWithReply(m[name], (req, ctx) =>
+        this.write(name, op, req as unknown as ChunkRequestMsg, ctx),
+      );
+    };
+    bindWrite('WriteChunk', ChunkLogOp.WRITE);
+    bindWrite('RecoverChunk', ChunkLogOp.PASTE);
     bind<ChunkRequestMsg>('ReadChunk', (r) => this.read(r, false));
     bind<ChunkRequestMsg>('ReadChunkSnapshot', (r) => this.read(r, true));
     bind<ChunkRequestMsg>('DeleteChunk', (r) => this.mutate(r, ChunkLogOp.DELETE));
     bind<ChunkRequestMsg>('DeleteChunkSnapshotOrCorrectSn', (r) => this.mutate(r, ChunkLogOp.DELETE_SNAP));
     bind<ChunkRequestMsg>('CreateCloneChunk', (r) => this.mutate(r, ChunkLogOp.CREATE_CLONE));
-    bind<ChunkRequestMsg>('RecoverChunk', (r, c) => this.write(r, c, ChunkLogOp.PASTE));
     bind<ChunkInfoRequestMsg>('GetChunkInfo', (r) => this.chunkInfo(r));
     bind<ChunkHashRequestMsg>('GetChunkHash', (r) => this.chunkHash(r));
     bind<{ fileId: number; epoch: number }>('UpdateEpoch', async (r) => ({
@@ -158,27 +164,42 @@ export class ChunkService {
 
   private async guarded(method: string, fn: () => Promise<Reply>): Promise<Reply> {
     const mm = this.methodMetrics(method);
+    if (!this.enter(mm)) return { response: { status: ChunkOpStatus.OVERLOAD } };
+    const started = performance.now();
+    let r: Reply;
+    try {
+      r = await fn();
+    } catch (err) {
+      r = { response: { status: this.failureStatus(method, err) } };
+    }
+    this.leave(mm, started, r);
+    return r;
+  }
+
+  /** A request starts unless maxInflight are running (then it is counted as OVERLOAD). */
+  private enter(mm: MethodMetrics): boolean {
     if (this.inflight >= this.opts.maxInflight) {
       this.count(mm, ChunkOpStatus.OVERLOAD);
-      return { response: { status: ChunkOpStatus.OVERLOAD } };
+      return false;
     }
     this.inflight++;
     this.tally.inflight++;
-    const started = performance.now();
-    try {
-      const r = await fn();
-      this.count(mm, (r.response.status as number) ?? 0);
-      return r;
-    } catch (err) {
-      const status = err instanceof NotLeaderError ? ChunkOpStatus.REDIRECTED : statusOfError(err);
-      if (status === ChunkOpStatus.FAILURE_UNKNOWN) log.warn('request failed', { method, err: err as Error });
-      this.count(mm, status);
-      return { response: { status } };
-    } finally {
-      mm.latency.observe((performance.now() - started) / 1000);
-      this.inflight--;
-      this.tally.inflight--;
-    }
+    return true;
+  }
+
+  /** @internal A request that entered ends with `r`. */
+  leave(mm: MethodMetrics, started: number, r: Reply): void {
+    this.count(mm, (r.response.status as number) ?? 0);
+    mm.latency.observe((performance.now() - started) / 1000);
+    this.inflight--;
+    this.tally.inflight--;
+  }
+
+  /** @internal The status answered for a handler's error. */
+  failureStatus(method: string, err: unknown): ChunkOpStatus {
+    const status = err instanceof NotLeaderError ? ChunkOpStatus.REDIRECTED : statusOfError(err);
+    if (status === ChunkOpStatus.FAILURE_UNKNOWN) log.warn('request failed', { method, err: err as Error });
+    return status;
   }
 
   /** The copyset's node when this replica leads it, else the answer to give. */
@@ -214,10 +235,51 @@ export class ChunkService {
     return used >= max;
   }
 
-  private async write(req: ChunkRequestMsg, ctx: RpcCallContext, op = ChunkLogOp.WRITE): Promise<Reply> {
+  /**
+   * WriteChunk and RecoverChunk: checked, then proposed to the copyset's Raft group and answered once the
+   * entry is committed and applied here. The hottest path: no promises (see Proposal, WriteCall).
+   */
+  private write(method: string, op: ChunkLogOp, req: ChunkRequestMsg, ctx: RpcReplyContext<unknown>): void {
+    const mm = this.methodMetrics(method);
+    if (!this.enter(mm)) return ctx.reply(undefined, fail(ChunkOpStatus.OVERLOAD));
+    const started = performance.now();
+    let checked: CopysetNode | Reply;
+    try {
+      checked = this.checkWrite(req, ctx.attachment, op);
+    } catch (err) {
+      checked = fail(this.failureStatus(method, err));
+    }
+    if (!('group' in checked)) {
+      this.leave(mm, started, checked);
+      return ctx.reply(undefined, checked);
+    }
+    const node = checked;
+    const data = ctx.attachment;
+    const call = new WriteCall(this, method, mm, started, ctx, node, data.length);
+    try {
+      node.proposeTo(
+        {
+          op,
+          chunkId: req.chunkId,
+          offset: req.offset,
+          size: req.size,
+          sn: req.sn,
+          correctedSn: 0,
+          location: '',
+          data,
+        },
+        call,
+      );
+    } catch (err) {
+      // Thrown before the proposal was made (its listener has not heard anything).
+      call.proposalFailed(err as Error);
+    }
+  }
+
+  /** The copyset to write through, or the answer when the write must not go ahead. */
+  private checkWrite(req: ChunkRequestMsg, data: Buffer, op: ChunkLogOp): CopysetNode | Reply {
     const node = this.leaderNode(req.logicPoolId, req.copysetId);
     if (!('group' in node)) return node;
-    const data = ctx.attachment;
     if (req.size !== data.length || !this.checkRange(node, req.offset, req.size)) {
       return fail(ChunkOpStatus.INVALID_REQUEST);
     }
@@ -228,18 +290,22 @@ export class ChunkService {
       if (info && (req.sn < info.curSn || req.sn < info.correctedSn)) return fail(ChunkOpStatus.BACKWARD);
       if (!info && this.full()) return fail(ChunkOpStatus.NOSPACE);
     } else if (!info) return fail(ChunkOpStatus.CHUNK_NOTEXIST);
-    const r = await this.replicate(node, {
-      op,
-      chunkId: req.chunkId,
-      offset: req.offset,
-      size: req.size,
-      sn: req.sn,
-      correctedSn: 0,
-      location: '',
-      data,
-    });
-    if (r.response.status === ChunkOpStatus.SUCCESS) this.tally.writeBytes += data.length;
-    return r;
+    return node;
+  }
+
+  /** @internal A replicated write ended (WriteCall). */
+  wrote(bytes: number): void {
+    this.tally.writeBytes += bytes;
+  }
+
+  /** @internal The answer to an operation whose proposal failed: REDIRECTED when leadership moved. */
+  proposalFailure(node: CopysetNode, method: string, err: unknown): Reply {
+    // Not leader any more, or the entry was overwritten by a new leader: the outcome is unknown to
+    // us; the client retries on the leader (the operations are idempotent).
+    if (err instanceof NotLeaderError || /overwritten|not leader|stopped/.test(String(err))) {
+      return this.redirect(node);
+    }
+    return fail(this.failureStatus(method, err));
   }
 
   private async mutate(req: ChunkRequestMsg, op: ChunkLogOp): Promise<Reply> {
@@ -270,8 +336,6 @@ export class ChunkService {
       const r = await node.propose(e);
       return fail(r.status, { appliedIndex: node.appliedIndex });
     } catch (err) {
-      // Not leader any more, or the entry was overwritten by a new leader: the outcome is unknown to
-      // us; the client retries on the leader (the operations are idempotent).
       if (err instanceof NotLeaderError || /overwritten|not leader|stopped/.test(String(err))) {
         return this.redirect(node);
       }
@@ -335,5 +399,32 @@ export class ChunkService {
       }
       return { response: { status: statusOfError(err) } };
     }
+  }
+}
+
+/** One WriteChunk/RecoverChunk from proposal to answer (the listener of its Proposal). */
+class WriteCall implements ProposalListener {
+  constructor(
+    private readonly service: ChunkService,
+    private readonly method: string,
+    private readonly mm: MethodMetrics,
+    private readonly started: number,
+    private readonly ctx: RpcReplyContext<unknown>,
+    private readonly node: CopysetNode,
+    private readonly bytes: number,
+  ) {}
+
+  proposalApplied(r: ApplyResult): void {
+    if (r.status === ChunkOpStatus.SUCCESS) this.service.wrote(this.bytes);
+    this.end(fail(r.status, { appliedIndex: this.node.appliedIndex }));
+  }
+
+  proposalFailed(err: Error): void {
+    this.end(this.service.proposalFailure(this.node, this.method, err));
+  }
+
+  private end(reply: Reply): void {
+    this.service.leave(this.mm, this.started, reply);
+    this.ctx.reply(undefined, reply);
   }
 }

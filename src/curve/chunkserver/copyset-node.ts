@@ -15,7 +15,7 @@ import { bootstrapState, joiningState } from '../raft/bootstrap';
 import { decodeConfChange } from '../raft/conf-change';
 import { FileStorage } from '../raft/file-storage';
 import type { HostJournal } from '../raft/host-journal';
-import type { MultiRaftHost } from '../raft/multi-raft-host';
+import { NotLeaderError, type MultiRaftHost } from '../raft/multi-raft-host';
 import type { RaftCore } from '../raft/raft-core';
 import { EntryType, type Entry, type Snapshot } from '../raft/types';
 import { ChunkDataStore } from './chunk-datastore';
@@ -26,6 +26,7 @@ import { readChecksummedJson, writeChecksummedJson, writeChecksummedJsonAsync } 
 import { copysetName, groupIdOf, nodeIdOf } from './copyset-id';
 import { SNAPSHOT_LIST_CHUNKS, SNAPSHOT_READ_PIECE } from './internal-methods';
 import type { PeerClients } from './peer-clients';
+import { Proposal, type ProposalListener } from './proposal';
 import type { RaftRpcTransport } from './raft-rpc-transport';
 
 export interface CopysetNodeOptions {
@@ -112,7 +113,7 @@ export class CopysetNode {
   private core!: RaftCore;
   private applied = 0;
   private readonly completed = new Map<number, ApplyResult>();
-  private readonly resultWaiters = new Map<number, (r: ApplyResult) => void>();
+  private readonly resultWaiters = new Map<number, Proposal>();
   private appliedWaiters: { index: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   private readonly inflight = new Set<Promise<unknown>>();
   private barrier: Promise<void> | undefined;
@@ -234,17 +235,30 @@ export class CopysetNode {
   // ---- writes ----
 
   /** Replicates a chunk operation; resolves with its outcome once applied here (throws NotLeaderError). */
-  async propose(e: ChunkLogEntry): Promise<ApplyResult> {
-    const data = encodeChunkLogEntry(e);
-    const expected = this.core.log.lastIndex() + 1;
-    const result = new Promise<ApplyResult>((resolve) => this.resultWaiters.set(expected, resolve));
-    try {
-      const index = await this.opts.host.propose(this.group, data);
-      if (index !== expected) throw new Error(`proposal landed at ${index}, expected ${expected}`);
-      return await result;
-    } finally {
-      this.resultWaiters.delete(expected);
+  propose(e: ChunkLogEntry): Promise<ApplyResult> {
+    return new Promise((resolve, reject) =>
+      this.proposeTo(e, { proposalApplied: resolve, proposalFailed: reject }),
+    );
+  }
+
+  /**
+   * propose() for the write path, without promises: `listener` hears the outcome once (maybe before this
+   * returns: NotLeaderError when this replica does not lead).
+   */
+  proposeTo(e: ChunkLogEntry, listener: ProposalListener): void {
+    const p = new Proposal(this, listener);
+    const index = this.opts.host.proposeTo(this.group, encodeChunkLogEntry(e), p);
+    if (index === 0) {
+      listener.proposalFailed(new NotLeaderError(this.core.lead));
+      return;
     }
+    p.index = index;
+    this.resultWaiters.set(index, p);
+  }
+
+  /** @internal (Proposal) */
+  forgetProposal(p: Proposal): void {
+    if (this.resultWaiters.get(p.index) === p) this.resultWaiters.delete(p.index);
   }
 
   /** Resolves once every entry up to `index` has been applied here. */
@@ -370,7 +384,7 @@ export class CopysetNode {
   }
 
   private complete(index: number, r: ApplyResult): void {
-    this.resultWaiters.get(index)?.(r);
+    this.resultWaiters.get(index)?.applied(r);
     if (index <= this.applied) return;
     this.completed.set(index, r);
     while (this.completed.has(this.applied + 1)) {

@@ -41,7 +41,8 @@ export interface MultiRaftOptions {
   raft?: Partial<Omit<RaftConfig, 'id' | 'random'>>;
 }
 
-interface Waiter {
+/** Hears how a proposal ended: resolve(index) once committed and applied here, else reject. */
+export interface ProposalWaiter {
   term: number;
   resolve: (index: number) => void;
   reject: (err: Error) => void;
@@ -51,7 +52,7 @@ class Group {
   quiet = false;
   quiescing = false;
   idleTicks = 0;
-  proposals = new Map<number, Waiter>();
+  proposals = new Map<number, ProposalWaiter>();
   reads: { index: number; resolve: (index: number) => void }[] = [];
   applied = 0;
   /** Term and vote known durable: until the current ones are, even a leader's messages wait for the fsync. */
@@ -184,15 +185,26 @@ export class MultiRaftHost {
 
   /** Resolves with the entry's index once it is committed and applied here. */
   propose(group: number, data: Uint8Array): Promise<number> {
+    let waiter!: ProposalWaiter;
+    const p = new Promise<number>((resolve, reject) => (waiter = { term: 0, resolve, reject }));
+    if (this.proposeTo(group, data, waiter) === 0)
+      waiter.reject(new NotLeaderError(this.mustGroup(group).core.lead));
+    return p;
+  }
+
+  /**
+   * propose() without a promise: appends the entry and returns its index, then `waiter` hears the outcome
+   * (its term is set here); 0 when this node does not lead the group (the waiter then hears nothing).
+   */
+  proposeTo(group: number, data: Uint8Array, waiter: ProposalWaiter): number {
     const g = this.mustGroup(group);
     this.wake(g);
     const index = g.core.propose(data);
-    if (index === 0) return Promise.reject(new NotLeaderError(g.core.lead));
-    const p = new Promise<number>((resolve, reject) =>
-      g.proposals.set(index, { term: g.core.term, resolve, reject }),
-    );
+    if (index === 0) return 0;
+    waiter.term = g.core.term;
+    g.proposals.set(index, waiter);
     this.markDirty(g);
-    return p;
+    return index;
   }
 
   proposeConfChange(group: number, cc: ConfChange): Promise<number> {

@@ -41,6 +41,18 @@ export type RpcHandler<Req, Res> = (
   ctx: RpcCallContext,
 ) => RpcReply<Res> | Promise<RpcReply<Res>>;
 
+/** The context of a call whose handler answers through it (RpcServer.handleWithReply). */
+export interface RpcReplyContext<Res> extends RpcCallContext {
+  /** Answers the call: once; later calls are ignored. `err` as a thrown handler error would be. */
+  reply(err: unknown, r?: RpcReply<Res>): void;
+}
+
+/**
+ * A handler that answers through ctx.reply instead of a returned promise: the hot data-path methods use
+ * it to skip the promise, closures and async frames each awaited call costs (young-generation garbage).
+ */
+export type RpcReplyHandler<Req, Res> = (request: Req, ctx: RpcReplyContext<Res>) => void;
+
 export interface RpcServerOptions {
   maxInFlightPerConnection?: number;
   maxInFlightBytesPerConnection?: number;
@@ -51,9 +63,13 @@ export interface RpcServerOptions {
 
 type AnyHandler = RpcHandler<unknown, unknown>;
 
-class CallContext implements RpcCallContext {
+class CallContext implements RpcReplyContext<unknown> {
   private controller: AbortController | undefined;
   cancelled = false;
+  /** Set while the call runs on a connection: where reply() goes. */
+  conn: ServerConnection | undefined;
+  correlationId = 0;
+  bytes = 0;
 
   constructor(
     readonly method: RpcMethod,
@@ -61,6 +77,13 @@ class CallContext implements RpcCallContext {
     readonly attachmentCrc: number,
     readonly peer: string,
   ) {}
+
+  reply(err: unknown, r?: RpcReply<unknown>): void {
+    const conn = this.conn;
+    if (!conn) return;
+    this.conn = undefined;
+    conn.complete(this.correlationId, this, this.bytes, err, r);
+  }
 
   // Created on first use: most handlers never look, and an AbortController per call is not free.
   get signal(): AbortSignal {
@@ -203,6 +226,17 @@ class ServerConnection {
     this.inFlightBytes += bytes;
     this.updateFlow();
 
+    if (this.server.answersThroughContext(f.methodId)) {
+      ctx.conn = this;
+      ctx.correlationId = f.correlationId;
+      ctx.bytes = bytes;
+      try {
+        (handler as unknown as RpcReplyHandler<unknown, unknown>)(request, ctx);
+      } catch (err) {
+        ctx.reply(err);
+      }
+      return;
+    }
     let result: RpcReply<unknown> | Promise<RpcReply<unknown>>;
     try {
       result = handler(request, ctx);
@@ -235,7 +269,8 @@ class ServerConnection {
     }
   }
 
-  private complete(
+  /** @internal (CallContext.reply) */
+  complete(
     correlationId: number,
     ctx: CallContext,
     bytes: number,
@@ -334,6 +369,7 @@ class ServerConnection {
 export class RpcServer {
   private readonly table = new MethodTable<AnyHandler>();
   private readonly oneWay = new Set<number>();
+  private readonly withReply = new Set<number>();
   private readonly connections = new Set<ServerConnection>();
   private readonly server: net.Server;
   private readonly maxCalls: number;
@@ -374,7 +410,20 @@ export class RpcServer {
 
   handle<Req, Res>(method: RpcMethod<Req, Res>, handler: RpcHandler<Req, Res>): this {
     this.table.add(method as RpcMethod, handler as AnyHandler);
+    this.withReply.delete(method.id);
     return this;
+  }
+
+  /** A method whose handler answers through ctx.reply (see RpcReplyHandler). */
+  handleWithReply<Req, Res>(method: RpcMethod<Req, Res>, handler: RpcReplyHandler<Req, Res>): this {
+    this.table.add(method as RpcMethod, handler as unknown as AnyHandler);
+    this.withReply.add(method.id);
+    return this;
+  }
+
+  /** @internal */
+  answersThroughContext(methodId: number): boolean {
+    return this.withReply.has(methodId);
   }
 
   /**

@@ -1,9 +1,10 @@
 // Pure pieces of the chunkserver: the log entry codec, copyset/peer naming, checksummed state files,
-// configuration validation.
+// configuration validation, a proposal's outcome.
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Proposal, type ProposalListener } from '../../../src/curve/chunkserver/proposal';
 import {
   allocateWithEntryHeadroom,
   ChunkLogOp,
@@ -127,6 +128,44 @@ t.test('an entry of data with headroom is built in place, once', async (t) => {
   const withLocation = allocateWithEntryHeadroom(4096);
   const pasted = encodeChunkLogEntry({ ...e, op: ChunkLogOp.PASTE, location: 'x', data: withLocation });
   t.not(pasted.buffer, withLocation.buffer, 'a location does not fit the headroom: copied');
+});
+
+t.test('a proposal tells its listener once: applied with both halves, or failed', async (t) => {
+  const heard: string[] = [];
+  const forgotten: Proposal[] = [];
+  const owner = { forgetProposal: (p: Proposal) => forgotten.push(p) };
+  const listener = (name: string): ProposalListener => ({
+    proposalApplied: (r) => heard.push(`${name} applied ${r.status}`),
+    proposalFailed: (e) => heard.push(`${name} failed ${e.message}`),
+  });
+  // Inline apply: the state machine's result, then the host's resolve.
+  const a = new Proposal(owner, listener('a'));
+  a.applied({ status: 0 });
+  t.same(heard, [], 'nothing until committed');
+  a.resolve();
+  a.resolve();
+  a.reject(new Error('late'));
+  // Async apply: committed first, the result later.
+  const b = new Proposal(owner, listener('b'));
+  b.resolve();
+  t.same(heard, ['a applied 0'], 'b waits for its apply');
+  b.applied({ status: 7 });
+  // Overwritten at apply time: another entry's result arrives, then the host rejects.
+  const c = new Proposal(owner, listener('c'));
+  c.applied({ status: 0 });
+  c.reject(new Error('proposal overwritten by a new leader'));
+  c.resolve();
+  // Leadership lost before commit.
+  const d = new Proposal(owner, listener('d'));
+  d.reject(new Error('not leader'));
+  d.applied({ status: 0 });
+  t.same(heard, [
+    'a applied 0',
+    'b applied 7',
+    'c failed proposal overwritten by a new leader',
+    'd failed not leader',
+  ]);
+  t.same(forgotten, [a, b, c, d], 'each forgotten by its owner once');
 });
 
 t.test('copyset and peer naming', async (t) => {

@@ -121,6 +121,52 @@ t.test('handler errors reach the caller; the connection survives', async (t) => 
   await server.close();
 });
 
+t.test('handleWithReply: answered through ctx.reply, once; errors and throws as for handle()', async (t) => {
+  const server = new RpcServer();
+  const Replied = defineMethod<EchoReq, EchoRes>('test.Echo.Replied', Req, Res);
+  let lateReplies = 0;
+  server.handleWithReply(Replied, (req, ctx) => {
+    if (req.fail === 1) return ctx.reply(new RpcError(RpcStatus.BAD_REQUEST, 'asked to fail'));
+    if (req.fail === 2) throw new Error('boom');
+    const answer = (): void => {
+      ctx.reply(undefined, { response: { n: req.n }, attachment: ctx.attachment });
+      // A second answer is ignored: no second frame, no accounting twice.
+      ctx.reply(undefined, { response: { n: req.n + 1 } });
+      lateReplies++;
+    };
+    if (req.delayMs) setTimeout(answer, req.delayMs);
+    else answer();
+  });
+  const { port } = await server.listen(0);
+  const client = new RpcClient({ host: '127.0.0.1', port });
+  const data = Buffer.alloc(64 << 10, 7);
+  const r = await client.call(Replied, { n: 3 }, { attachment: data });
+  t.equal(r.response.n, 3);
+  t.ok(r.attachment.equals(data), 'attachment answered intact');
+  const many = await Promise.all(
+    Array.from({ length: 300 }, (_, i) => client.call(Replied, { n: i, delayMs: i % 3 })),
+  );
+  t.same(
+    many.map((x) => x.response.n),
+    Array.from({ length: 300 }, (_, i) => i),
+    'pipelined, answered synchronously and later, each with its own answer',
+  );
+  await t.rejects(client.call(Replied, { n: 1, fail: 1 }), {
+    name: 'RpcError',
+    status: RpcStatus.BAD_REQUEST,
+    message: 'asked to fail',
+  });
+  await t.rejects(client.call(Replied, { n: 1, fail: 2 }), { name: 'RpcError', status: RpcStatus.INTERNAL });
+  t.equal((await client.call(Replied, { n: 9 })).response.n, 9, 'the connection survives');
+  t.equal(lateReplies, 302);
+  t.equal(client.stats().reconnects, 0);
+  // handle() for the same method takes over from the reply handler.
+  server.handle(Replied, (req) => ({ response: { n: req.n * 2 } }));
+  t.equal((await client.call(Replied, { n: 4 })).response.n, 8);
+  await client.close();
+  await server.close();
+});
+
 t.test('timeout rejects the call and cancels it on the server', async (t) => {
   const { server, port, cancelled } = await startServer();
   const client = new RpcClient({ host: '127.0.0.1', port });
