@@ -386,10 +386,16 @@ export class CopysetNode {
   private complete(index: number, r: ApplyResult): void {
     this.resultWaiters.get(index)?.applied(r);
     if (index <= this.applied) return;
-    this.completed.set(index, r);
-    while (this.completed.has(this.applied + 1)) {
-      this.completed.delete(this.applied + 1);
-      this.applied++;
+    if (index === this.applied + 1 && this.completed.size === 0) {
+      // The usual case, applies finishing in log order: no map traffic (each set and delete of a map
+      // that keeps emptying reallocates its table).
+      this.applied = index;
+    } else {
+      this.completed.set(index, r);
+      while (this.completed.has(this.applied + 1)) {
+        this.completed.delete(this.applied + 1);
+        this.applied++;
+      }
     }
     if (this.restoringTo > this.applied) return;
     this.releaseWaiters();
