@@ -246,7 +246,7 @@ export class CopysetNode {
    * returns: NotLeaderError when this replica does not lead).
    */
   proposeTo(e: ChunkLogEntry, listener: ProposalListener): void {
-    const p = new Proposal(this, listener);
+    const p = new Proposal(this, listener, e);
     const index = this.opts.host.proposeTo(this.group, encodeChunkLogEntry(e), p);
     if (index === 0) {
       listener.proposalFailed(new NotLeaderError(this.core.lead));
@@ -300,9 +300,11 @@ export class CopysetNode {
       this.complete(e.index, { status: ChunkOpStatus.SUCCESS });
       return;
     }
+    // This replica's own proposal (same index and term: the same entry) needs no decoding.
+    const mine = this.resultWaiters.get(e.index);
     let op: ChunkLogEntry;
     try {
-      op = decodeChunkLogEntry(e.data);
+      op = mine && mine.term === e.term ? mine.op : decodeChunkLogEntry(e.data);
     } catch (err) {
       this.log.error('undecodable log entry', { index: e.index, err: err as Error });
       this.complete(e.index, { status: ChunkOpStatus.FAILURE_UNKNOWN, message: String(err) });

@@ -4,6 +4,7 @@
 // failure, it tells its listener, once. The write path makes one per request instead of the promises,
 // closures and async frames of awaiting each step, all young-generation garbage at 15K writes a second.
 import type { ProposalWaiter } from '../raft/multi-raft-host';
+import type { ChunkLogEntry } from './chunk-op-codec';
 import type { ApplyResult } from './copyset-node';
 
 export interface ProposalListener {
@@ -28,6 +29,8 @@ export class Proposal implements ProposalWaiter {
   constructor(
     private readonly owner: ProposalOwner,
     private listener: ProposalListener | undefined,
+    /** The operation proposed (its entry's decoded form: the apply here uses it as is). */
+    readonly op: ChunkLogEntry,
   ) {}
 
   /** The host: committed, and applied here (the apply's outcome may come later, from an async apply). */

@@ -134,29 +134,39 @@ t.test('a proposal tells its listener once: applied with both halves, or failed'
   const heard: string[] = [];
   const forgotten: Proposal[] = [];
   const owner = { forgetProposal: (p: Proposal) => forgotten.push(p) };
+  const op = {
+    op: ChunkLogOp.WRITE,
+    chunkId: 1,
+    offset: 0,
+    size: 4096,
+    sn: 1,
+    correctedSn: 0,
+    location: '',
+    data: Buffer.alloc(4096),
+  };
   const listener = (name: string): ProposalListener => ({
     proposalApplied: (r) => heard.push(`${name} applied ${r.status}`),
     proposalFailed: (e) => heard.push(`${name} failed ${e.message}`),
   });
   // Inline apply: the state machine's result, then the host's resolve.
-  const a = new Proposal(owner, listener('a'));
+  const a = new Proposal(owner, listener('a'), op);
   a.applied({ status: 0 });
   t.same(heard, [], 'nothing until committed');
   a.resolve();
   a.resolve();
   a.reject(new Error('late'));
   // Async apply: committed first, the result later.
-  const b = new Proposal(owner, listener('b'));
+  const b = new Proposal(owner, listener('b'), op);
   b.resolve();
   t.same(heard, ['a applied 0'], 'b waits for its apply');
   b.applied({ status: 7 });
   // Overwritten at apply time: another entry's result arrives, then the host rejects.
-  const c = new Proposal(owner, listener('c'));
+  const c = new Proposal(owner, listener('c'), op);
   c.applied({ status: 0 });
   c.reject(new Error('proposal overwritten by a new leader'));
   c.resolve();
   // Leadership lost before commit.
-  const d = new Proposal(owner, listener('d'));
+  const d = new Proposal(owner, listener('d'), op);
   d.reject(new Error('not leader'));
   d.applied({ status: 0 });
   t.same(heard, [
