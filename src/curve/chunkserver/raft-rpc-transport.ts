@@ -5,7 +5,13 @@
 // empty answers are ignored. Control batches go on the RPC client's control lane so votes and heartbeats
 // never queue behind appends.
 import { createLogger } from '../../common/log';
-import { decodeBatch, encodeBatch, type GroupMessage } from '../raft/message-codec';
+import {
+  decodeBatch,
+  encodeBatch,
+  encodeBatchParts,
+  EntriesCache,
+  type GroupMessage,
+} from '../raft/message-codec';
 import type { Lane, RaftTransport } from '../raft/transport';
 import type { NodeId } from '../raft/types';
 import type { RpcServer } from '../rpc/rpc-server';
@@ -17,6 +23,13 @@ const log = createLogger('raft-rpc-transport');
 export class RaftRpcTransport implements RaftTransport {
   private handler: (from: NodeId, batch: GroupMessage[]) => void = () => {};
   private closed = false;
+  /** Entries encoded in this event-loop turn: the same new entries go to every follower (cleared after). */
+  private readonly entries = new EntriesCache();
+  private entriesCached = false;
+  private readonly forgetEntries = (): void => {
+    this.entries.clear();
+    this.entriesCached = false;
+  };
   /** Node id -> "ip:port", learned from copyset configurations, log entries and incoming batches. */
   readonly addresses = new Map<NodeId, string>();
   readonly counters = { sent: 0, dropped: 0, received: 0, failed: 0 };
@@ -62,12 +75,17 @@ export class RaftRpcTransport implements RaftTransport {
     this.counters.sent++;
     const client = this.peers.get(address);
     const request = { from: this.nodeId, fromAddress: this.selfAddress };
-    const attachment = encodeBatch(batch);
     if (client.supportsPost(RAFT_BATCH_POST)) {
+      if (!this.entriesCached) {
+        this.entriesCached = true;
+        process.nextTick(this.forgetEntries);
+      }
+      const attachment = encodeBatchParts(batch, this.entries);
       // Raft tolerates loss: a batch dropped because 64 MiB already wait for this peer is resent.
       if (!client.post(RAFT_BATCH_POST, request, { attachment, lane })) this.counters.dropped++;
       return;
     }
+    const attachment = encodeBatch(batch);
     client.call(RAFT_BATCH, request, { attachment, lane, timeoutMs: this.timeoutMs }).catch(() => {
       this.counters.failed++;
     });

@@ -41,6 +41,87 @@ export function encodeFramedBatch(batch: readonly GroupMessage[]): Buffer {
   return buf;
 }
 
+/**
+ * The entries sections encoded by encodeBatchParts, kept for reuse while the caller holds this (a leader
+ * sends the same new entries to every follower in one flush: they are encoded, and copied, once).
+ */
+export class EntriesCache {
+  private readonly byFirst = new Map<Entry, { last: Entry; count: number; bytes: Buffer }>();
+
+  get(entries: readonly Entry[]): Buffer {
+    const first = entries[0];
+    const last = entries[entries.length - 1];
+    const hit = this.byFirst.get(first);
+    if (hit && hit.last === last && hit.count === entries.length) return hit.bytes;
+    const bytes = encodeEntries(entries);
+    this.byFirst.set(first, { last, count: entries.length, bytes });
+    return bytes;
+  }
+
+  clear(): void {
+    this.byFirst.clear();
+  }
+}
+
+/**
+ * encodeBatch(batch) as a list of buffers whose concatenation is the same bytes: each message's fixed part,
+ * then its entries section from `cache`, shared with other batches that carry the same entries.
+ */
+export function encodeBatchParts(batch: readonly GroupMessage[], cache: EntriesCache): Buffer[] {
+  for (const { msg } of batch) if (msg.snapshot) return [encodeBatch(batch)];
+  const heads = Buffer.allocUnsafe(4 + batch.length * FIXED);
+  heads.writeUInt32BE(batch.length, 0);
+  const parts: Buffer[] = [];
+  let start = 0;
+  let o = 4;
+  for (const gm of batch) {
+    o = writeFixed(heads, o, gm);
+    if (gm.msg.entries.length === 0) continue;
+    parts.push(heads.subarray(start, o));
+    start = o;
+    parts.push(cache.get(gm.msg.entries));
+  }
+  if (o > start) parts.push(heads.subarray(start, o));
+  return parts;
+}
+
+function encodeEntries(entries: readonly Entry[]): Buffer {
+  let size = 0;
+  for (const e of entries) size += ENTRY_FIXED + (e.crc === undefined ? 0 : 4) + e.data.length;
+  const buf = Buffer.allocUnsafe(size);
+  let o = 0;
+  for (const e of entries) o = writeEntry(buf, o, e);
+  return buf;
+}
+
+/** A message's fixed fields and its entry count (FIXED bytes). */
+function writeFixed(buf: Buffer, o: number, { group, msg, quiesce }: GroupMessage): number {
+  o = buf.writeUInt32BE(group, o);
+  o = buf.writeUInt8(TYPE_CODE.get(msg.type)!, o);
+  const flags = (msg.reject ? 1 : 0) | (msg.transfer ? 2 : 0) | (quiesce ? 4 : 0) | (msg.snapshot ? 8 : 0);
+  o = buf.writeUInt8(flags, o);
+  o = buf.writeUInt32BE(msg.from, o);
+  o = buf.writeUInt32BE(msg.to, o);
+  o = buf.writeDoubleBE(msg.term, o);
+  o = buf.writeDoubleBE(msg.logTerm, o);
+  o = buf.writeDoubleBE(msg.index, o);
+  o = buf.writeDoubleBE(msg.commit, o);
+  o = buf.writeDoubleBE(msg.rejectHint, o);
+  o = buf.writeDoubleBE(msg.leaseTick, o);
+  o = buf.writeDoubleBE(msg.readSeq, o);
+  return buf.writeUInt32BE(msg.entries.length, o);
+}
+
+function writeEntry(buf: Buffer, o: number, e: Entry): number {
+  o = buf.writeDoubleBE(e.term, o);
+  o = buf.writeDoubleBE(e.index, o);
+  o = buf.writeUInt8(e.crc === undefined ? e.type : e.type | HAS_CRC, o);
+  o = buf.writeUInt32BE(e.data.length, o);
+  if (e.crc !== undefined) o = buf.writeUInt32BE(e.crc, o);
+  buf.set(e.data, o);
+  return o + e.data.length;
+}
+
 function encodeInto(batch: readonly GroupMessage[], headroom: number): Buffer {
   let size = headroom + 4;
   for (const { msg } of batch) {
@@ -51,30 +132,10 @@ function encodeInto(batch: readonly GroupMessage[], headroom: number): Buffer {
   }
   const buf = Buffer.allocUnsafe(size);
   let o = buf.writeUInt32BE(batch.length, headroom);
-  for (const { group, msg, quiesce } of batch) {
-    o = buf.writeUInt32BE(group, o);
-    o = buf.writeUInt8(TYPE_CODE.get(msg.type)!, o);
-    const flags = (msg.reject ? 1 : 0) | (msg.transfer ? 2 : 0) | (quiesce ? 4 : 0) | (msg.snapshot ? 8 : 0);
-    o = buf.writeUInt8(flags, o);
-    o = buf.writeUInt32BE(msg.from, o);
-    o = buf.writeUInt32BE(msg.to, o);
-    o = buf.writeDoubleBE(msg.term, o);
-    o = buf.writeDoubleBE(msg.logTerm, o);
-    o = buf.writeDoubleBE(msg.index, o);
-    o = buf.writeDoubleBE(msg.commit, o);
-    o = buf.writeDoubleBE(msg.rejectHint, o);
-    o = buf.writeDoubleBE(msg.leaseTick, o);
-    o = buf.writeDoubleBE(msg.readSeq, o);
-    o = buf.writeUInt32BE(msg.entries.length, o);
-    for (const e of msg.entries) {
-      o = buf.writeDoubleBE(e.term, o);
-      o = buf.writeDoubleBE(e.index, o);
-      o = buf.writeUInt8(e.crc === undefined ? e.type : e.type | HAS_CRC, o);
-      o = buf.writeUInt32BE(e.data.length, o);
-      if (e.crc !== undefined) o = buf.writeUInt32BE(e.crc, o);
-      buf.set(e.data, o);
-      o += e.data.length;
-    }
+  for (const gm of batch) {
+    const msg = gm.msg;
+    o = writeFixed(buf, o, gm);
+    for (const e of msg.entries) o = writeEntry(buf, o, e);
     if (msg.snapshot) {
       const meta = Buffer.from(JSON.stringify(msg.snapshot.meta));
       o = buf.writeUInt32BE(meta.length, o);

@@ -9,7 +9,7 @@ import { sharedBufferPool } from '../../common/data-buffer-pool';
 import { sharedBufferOnRead } from '../../common/shared-read-buffer';
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
 import { DEFAULT_FRAME_LIMITS, FrameFlag, type Frame, type FrameLimits } from './frame';
-import { frameSize } from './frame-serializer';
+import { attachmentLength, frameSize } from './frame-serializer';
 import { FramedSocket } from './framed-socket';
 import { InflightLimiter } from './inflight-limiter';
 import { DECODE_OPTIONS, type RpcMethod } from './rpc-method';
@@ -276,7 +276,11 @@ export class RpcClient {
   post<Req>(
     method: RpcMethod<Req, unknown>,
     request: Req,
-    opts: { attachment?: Buffer; lane?: 'data' | 'control'; maxQueuedBytes?: number } = {},
+    opts: {
+      attachment?: Buffer | readonly Buffer[];
+      lane?: 'data' | 'control';
+      maxQueuedBytes?: number;
+    } = {},
   ): boolean {
     if (this.closed) return false;
     const message = method.requestType.encode(request as object).finish();
@@ -290,7 +294,7 @@ export class RpcClient {
       framed.send({ flags: 0, correlationId, methodId: method.id, message, attachment: opts.attachment });
     };
     if (!conn.isOpen) {
-      const bytes = message.length + (opts.attachment?.length ?? 0);
+      const bytes = message.length + attachmentLength(opts.attachment);
       if (conn.postQueued + bytes > POST_QUEUE_BYTES) {
         conn.open().catch(() => {});
         return false;

@@ -2,7 +2,13 @@
 // idle groups quiesce and wake; the binary codec and the TCP transport carry batches on two lanes.
 import t from 'tap';
 import { bootstrapState } from '../../../src/curve/raft/bootstrap';
-import { decodeBatch, encodeBatch, GroupMessage } from '../../../src/curve/raft/message-codec';
+import {
+  decodeBatch,
+  encodeBatch,
+  encodeBatchParts,
+  EntriesCache,
+  GroupMessage,
+} from '../../../src/curve/raft/message-codec';
 import { GroupStorage, MultiRaftHost, NullStorage } from '../../../src/curve/raft/multi-raft-host';
 import { FrameReader, frame, TcpTransport } from '../../../src/curve/raft/tcp-transport';
 import { LocalNetwork } from '../../../src/curve/raft/transport';
@@ -49,6 +55,54 @@ t.test('codec round-trips messages with entries, snapshots and flags', async (t)
     ],
   );
   t.throws(() => decodeBatch(encodeBatch(batch).subarray(0, 100)), /truncated/);
+});
+
+t.test('batch parts: the same bytes as encodeBatch, entries encoded once per cache', async (t) => {
+  const entries: Entry[] = Array.from({ length: 5 }, (_, i) => ({
+    term: 3,
+    index: 10 + i,
+    type: EntryType.Normal,
+    data: Buffer.alloc(100 + i, i),
+    crc: i % 2 ? i * 1000 : undefined,
+  }));
+  const app = (to: number, from: number, count: number): GroupMessage => {
+    const m = makeMessage('app', 1, to, 3);
+    m.index = 9 + from;
+    m.commit = 8;
+    m.entries = entries.slice(from, from + count);
+    return { group: 4, msg: m, quiesce: false };
+  };
+  const hb = (to: number): GroupMessage => ({
+    group: 9,
+    msg: makeMessage('heartbeat', 1, to, 3),
+    quiesce: true,
+  });
+  const cache = new EntriesCache();
+  const batches: GroupMessage[][] = [
+    [app(2, 0, 5)],
+    [app(3, 0, 5)],
+    [hb(2), app(2, 1, 3), hb(2), hb(2)],
+    [hb(3)],
+    [app(3, 1, 3), app(3, 0, 5)],
+    [],
+  ];
+  for (const batch of batches) {
+    const parts = encodeBatchParts(batch, cache);
+    t.same(Buffer.concat(parts), encodeBatch(batch), `${batch.length} messages`);
+    t.same(JSON.parse(JSON.stringify(decodeBatch(Buffer.concat(parts)))), JSON.parse(JSON.stringify(batch)));
+  }
+  const [, toTwo] = encodeBatchParts([app(2, 0, 5)], cache);
+  const [, toThree] = encodeBatchParts([app(3, 0, 5)], cache);
+  t.equal(toTwo, toThree, 'the same entries section for both followers');
+  cache.clear();
+  t.not(encodeBatchParts([app(2, 0, 5)], cache)[1], toTwo, 'a cleared cache encodes again');
+  const snap = makeMessage('snap', 1, 2, 3);
+  snap.snapshot = {
+    meta: { index: 9, term: 3, confState: { voters: [1, 2], learners: [] } },
+    data: Buffer.from('s'),
+  };
+  const withSnap: GroupMessage[] = [app(2, 0, 2), { group: 4, msg: snap, quiesce: false }];
+  t.same(encodeBatchParts(withSnap, cache), [encodeBatch(withSnap)], 'a snapshot batch stays one buffer');
 });
 
 t.test('frame reader reassembles frames split anywhere', async (t) => {

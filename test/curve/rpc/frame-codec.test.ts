@@ -8,7 +8,7 @@ import {
   type Frame,
 } from '../../../src/curve/rpc/frame';
 import { FrameParser } from '../../../src/curve/rpc/frame-parser';
-import { serializeFrame } from '../../../src/curve/rpc/frame-serializer';
+import { attachmentLength, serializeFrame } from '../../../src/curve/rpc/frame-serializer';
 
 /** One request frame on the wire: no message, a 2000-byte attachment. */
 function frameWith2000ByteAttachment(): Buffer {
@@ -59,6 +59,36 @@ t.test('serializer writes the documented header byte for byte', async (t) => {
   t.same(head.subarray(32), message);
   // The well-known CRC32C check value pins the attachment checksum algorithm.
   t.equal(crc32c(Buffer.from('123456789')), 0xe3069283);
+});
+
+t.test('an attachment in pieces: sent as they are, length and CRC of the whole', async (t) => {
+  const pieces = [Buffer.from('ab'), Buffer.alloc(0), Buffer.alloc(5000, 3), Buffer.from('z')];
+  const whole = Buffer.concat(pieces);
+  const parts = serializeFrame({
+    flags: 0,
+    correlationId: 5,
+    methodId: 6,
+    message: Buffer.from([1]),
+    attachment: pieces,
+  });
+  t.equal(parts.length, 4, 'header, then the non-empty pieces');
+  t.equal(parts[1], pieces[0]);
+  t.equal(parts[3], pieces[3]);
+  const one = serializeFrame({
+    flags: 0,
+    correlationId: 5,
+    methodId: 6,
+    message: Buffer.from([1]),
+    attachment: whole,
+  });
+  t.same(Buffer.concat(parts), Buffer.concat(one), 'the same bytes as one buffer');
+  t.equal(attachmentLength(pieces), whole.length);
+  t.equal(attachmentLength(whole), whole.length);
+  t.equal(attachmentLength(undefined), 0);
+  const frames: Frame[] = [];
+  new FrameParser().push(Buffer.concat(parts), (f) => frames.push(f));
+  t.ok(frames[0].attachmentCrcOk, 'the receiver verifies the CRC over the whole attachment');
+  t.same(frames[0].attachment, whole);
 });
 
 t.test('frame without attachment: one buffer, zero CRC', async (t) => {
