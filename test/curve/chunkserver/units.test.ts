@@ -134,16 +134,18 @@ t.test('a proposal tells its listener once: applied with both halves, or failed'
   const heard: string[] = [];
   const forgotten: Proposal[] = [];
   const owner = { forgetProposal: (p: Proposal) => forgotten.push(p) };
-  const op = {
-    op: ChunkLogOp.WRITE,
-    chunkId: 1,
-    offset: 0,
-    size: 4096,
-    sn: 1,
-    correctedSn: 0,
-    location: '',
-    data: Buffer.alloc(4096),
-  };
+  const op = decodeChunkLogEntry(
+    encodeChunkLogEntry({
+      op: ChunkLogOp.WRITE,
+      chunkId: 1,
+      offset: 0,
+      size: 8,
+      sn: 1,
+      correctedSn: 0,
+      location: '',
+      data: Buffer.alloc(8),
+    }),
+  );
   const listener = (name: string): ProposalListener => ({
     proposalApplied: (r) => heard.push(`${name} applied ${r.status}`),
     proposalFailed: (e) => heard.push(`${name} failed ${e.message}`),

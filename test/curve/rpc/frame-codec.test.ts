@@ -64,23 +64,13 @@ t.test('serializer writes the documented header byte for byte', async (t) => {
 t.test('an attachment in pieces: sent as they are, length and CRC of the whole', async (t) => {
   const pieces = [Buffer.from('ab'), Buffer.alloc(0), Buffer.alloc(5000, 3), Buffer.from('z')];
   const whole = Buffer.concat(pieces);
-  const parts = serializeFrame({
-    flags: 0,
-    correlationId: 5,
-    methodId: 6,
-    message: Buffer.from([1]),
-    attachment: pieces,
-  });
+  const frameWith = (attachment: Buffer | Buffer[]): Buffer[] =>
+    serializeFrame({ flags: 0, correlationId: 5, methodId: 6, message: Buffer.from([1]), attachment });
+  const parts = frameWith(pieces);
   t.equal(parts.length, 4, 'header, then the non-empty pieces');
   t.equal(parts[1], pieces[0]);
   t.equal(parts[3], pieces[3]);
-  const one = serializeFrame({
-    flags: 0,
-    correlationId: 5,
-    methodId: 6,
-    message: Buffer.from([1]),
-    attachment: whole,
-  });
+  const one = frameWith(whole);
   t.same(Buffer.concat(parts), Buffer.concat(one), 'the same bytes as one buffer');
   t.equal(attachmentLength(pieces), whole.length);
   t.equal(attachmentLength(whole), whole.length);
