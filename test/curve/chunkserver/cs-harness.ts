@@ -246,6 +246,9 @@ export class ChunkClient {
     return this.rpc(endpoint).call(this.methods[method], req, { attachment });
   }
 
+  /** REDIRECTED answers seen (each is then retried on the leader it names). */
+  redirects = 0;
+
   /** Calls until a status other than REDIRECTED/transport failure, or the deadline. */
   async call(
     method: string,
@@ -267,6 +270,7 @@ export class ChunkClient {
         );
         const res = r.response as Record<string, unknown> & { status: number; redirect?: string };
         if (res.status === STATUS.REDIRECTED || res.status === STATUS.COPYSET_NOTEXIST) {
+          if (res.status === STATUS.REDIRECTED) this.redirects++;
           this.leader.delete(key);
           if (res.redirect) this.leader.set(key, res.redirect.split(':').slice(0, 2).join(':'));
           else await new Promise((r2) => setTimeout(r2, 20));
