@@ -5,12 +5,14 @@ import type * as net from 'node:net';
 import type { Logger } from '../common/log';
 import { ByteBudget } from './byte-budget';
 import type { DataBufferPool } from '../common/data-buffer-pool';
+import { receiveLowWaterAvailable } from '../common/socket-low-water';
 import { connectionsGauge, loginsTotal, rejectsTotal } from './iscsi-metrics';
 import { LoginNegotiator } from './login';
 import type { OperationalParams } from './negotiation';
 import { encodePdu, type EncodeOptions } from './pdu-codec';
 import { PduParser, type ParseEvent } from './pdu-parser';
-import { Opcode, RESERVED_TAG, type LoginRequest, type Pdu, type TargetPdu } from './pdu-types';
+import { BHS_LENGTH, Opcode, RESERVED_TAG, type LoginRequest, type Pdu, type TargetPdu } from './pdu-types';
+import { ReceiveLowWater } from './receive-low-water';
 import { Session } from './session';
 import type { SessionTable } from './session-table';
 import type { IscsiTargetDirectory, PortalAddress } from './target-port';
@@ -76,6 +78,8 @@ export class Connection {
   private budgetPaused = false;
   private budgetWatch = false;
   private readonly onEvent = (ev: ParseEvent): void => this.handleEvent(ev);
+  /** Raises SO_RCVLOWAT while solicited Data-Out is owed (full feature phase of a normal session). */
+  private lowWater: ReceiveLowWater | undefined;
 
   constructor(
     readonly socket: net.Socket,
@@ -118,8 +122,9 @@ export class Connection {
       this.close();
       return;
     }
-    // Bounded memory: stop taking new commands (and their unasked data) while the budget is exceeded.
     const session = this.session;
+    if (this.lowWater && session) this.lowWater.update(session.solicitedBytesAwaited(this));
+    // Bounded memory: stop taking new commands (and their unasked data) while the budget is exceeded.
     if (!this.budgetPaused && session && this.ctx.budget.overLimit() && session.canPauseForBudget()) {
       this.budgetPaused = true;
       this.socket.pause();
@@ -327,6 +332,11 @@ export class Connection {
     });
     this.phase = 'ffp';
     if (session.type === 'Normal') this.parser.setDataPlacer((bhs, n) => session.placeData(this, bhs, n));
+    if (session.type === 'Normal' && receiveLowWaterAvailable) {
+      // The most a Data-Out PDU occupies on the wire: header, digests, data and its padding.
+      const maxPdu = BHS_LENGTH + 8 + p.targetMaxRecvDataSegmentLength + 3;
+      this.lowWater = new ReceiveLowWater(this.socket, maxPdu);
+    }
     session.addConnection(this);
     loginsTotal.inc({ result: 'success' });
     this.log.info('login complete', {
@@ -546,6 +556,7 @@ export class Connection {
 
   close(): void {
     if (this.phase !== 'closed') this.phase = 'closed';
+    this.lowWater?.dispose();
     clearTimeout(this.loginTimer);
     clearInterval(this.nopTimer);
     this.socket.destroy();
@@ -557,6 +568,7 @@ export class Connection {
     if (this.closedOnce) return;
     this.closedOnce = true;
     this.phase = 'closed';
+    this.lowWater?.dispose();
     clearTimeout(this.loginTimer);
     clearInterval(this.nopTimer);
     connectionsGauge.dec();

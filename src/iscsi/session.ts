@@ -76,6 +76,8 @@ export class Session {
   private readonly window: CmdWindow<() => void>;
   private readonly conns: Connection[] = [];
   private readonly tasks = new Map<number, IscsiTask>();
+  /** Tasks that sent R2Ts, pruned lazily once they got their data or ended (solicitedBytesAwaited). */
+  private readonly soliciting = new Set<IscsiTask>();
   private nextTtt = 1;
   private textBuf: Buffer[] = [];
   private textBytes = 0;
@@ -244,6 +246,21 @@ export class Session {
         return false;
     }
     return true;
+  }
+
+  /** Solicited Data-Out payload bytes `conn` still owes: R2Ts sent on it whose data has not all come. */
+  solicitedBytesAwaited(conn: Connection): number {
+    if (this.soliciting.size === 0) return 0;
+    let n = 0;
+    for (const t of this.soliciting) {
+      if (t.aborted || t.state !== 'collecting' || t.r2ts.length === 0) {
+        this.soliciting.delete(t);
+        continue;
+      }
+      if (t.conn !== conn) continue;
+      for (const r of t.r2ts) n += r.length - r.received;
+    }
+    return n;
   }
 
   // ---- dispatch ----------------------------------------------------------------------------------
@@ -420,6 +437,7 @@ export class Session {
       const length = Math.min(this.params.maxBurstLength, task.edtl - offset);
       const ttt = this.allocTtt();
       task.r2ts.push({ ttt, offset, length, received: 0, expDataSN: 0 });
+      this.soliciting.add(task);
       task.nextR2TOffset += length;
       conn.send({
         opcode: Opcode.R2T,

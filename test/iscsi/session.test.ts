@@ -46,6 +46,56 @@ function pattern(n: number, seed: number): Buffer {
   return b;
 }
 
+/** A WRITE of `edtl` bytes sent without any data (the target must ask with R2T); returns its CmdSN. */
+function sendBareWrite(c: TestInitiator, itt: number, edtl: number): number {
+  const cmdSN = c.cmdSN++;
+  const cdb = Buffer.alloc(16);
+  cdb[0] = 0x2a;
+  cdb.writeUInt32BE(0, 2);
+  cdb.writeUInt16BE(edtl / 512, 7);
+  c.send({
+    opcode: Opcode.ScsiCommand,
+    immediate: false,
+    final: true,
+    read: false,
+    write: true,
+    attr: 1,
+    lun: 1n << 48n,
+    itt,
+    expectedDataTransferLength: edtl,
+    cmdSN,
+    expStatSN: c.expStatSN,
+    cdb,
+    data: Buffer.alloc(0),
+  });
+  return cmdSN;
+}
+
+/** A task management request (1: ABORT TASK of `ref`); resolves with its response. */
+async function taskMgmt(
+  c: TestInitiator,
+  fn: number,
+  itt: number,
+  ref: number,
+  refCmdSN: number,
+  lun = 1n,
+): Promise<TaskMgmtResponse> {
+  c.send({
+    opcode: Opcode.TaskMgmtRequest,
+    immediate: true,
+    function: fn,
+    lun: lun << 48n,
+    itt,
+    referencedTaskTag: ref,
+    cmdSN: c.cmdSN,
+    expStatSN: c.expStatSN,
+    refCmdSN,
+    expDataSN: 0,
+    data: Buffer.alloc(0),
+  });
+  return c.waitFor<TaskMgmtResponse>((p) => p.opcode === Opcode.TaskMgmtResponse && p.itt === itt);
+}
+
 t.test('login answers with TSIH, TPGT and negotiated keys; NOP echoes data', async (t) => {
   const { port, target } = await setup(t);
   const c = await TestInitiator.connect(port);
@@ -179,6 +229,29 @@ t.test('a command outside the CmdSN window is ignored and the session goes on', 
   await lost;
 });
 
+t.test('an R2T burst the initiator never sends does not hold up its other PDUs', async (t) => {
+  // With the native addon the connection raises SO_RCVLOWAT to most of the 256 KiB it asked for; the
+  // NOP-Out and ABORT TASK below are far smaller, and arrive only through the low-water guard.
+  const { port } = await setup(t);
+  const c = await loggedIn(t, port, {
+    keys: [
+      ['InitialR2T', 'Yes'],
+      ['ImmediateData', 'No'],
+    ],
+  });
+  const cmdSN = sendBareWrite(c, 950, 1 << 20);
+  t.ok(await c.waitFor((p) => p.opcode === Opcode.R2T && p.itt === 950), 'R2T sent');
+  const started = Date.now();
+  const nop = await c.nop(Buffer.from('ping'));
+  t.ok(nop.data.equals(Buffer.from('ping')), 'NOP-Out answered while the burst is owed');
+  t.ok(Date.now() - started < 1000, `within ${Date.now() - started} ms`);
+  t.equal((await taskMgmt(c, 1, 951, 950, cmdSN)).response, 0, 'the write aborted');
+  const data = pattern(1 << 20, 7);
+  t.equal((await c.write10(64, data)).status, 0, 'a whole 1 MiB write through R2Ts then');
+  const back = await c.read10(64, 2048);
+  t.ok(back.data.equals(data), 'and reads back');
+});
+
 t.test('ABORT TASK of a command waiting for data; the task never answers', async (t) => {
   const { port } = await setup(t);
   const c = await loggedIn(t, port, {
@@ -189,77 +262,18 @@ t.test('ABORT TASK of a command waiting for data; the task never answers', async
     ],
   });
   const itt = 900;
-  const cmdSN = c.cmdSN++;
-  const cdb = Buffer.alloc(16);
-  cdb[0] = 0x2a;
-  cdb.writeUInt32BE(0, 2);
-  cdb.writeUInt16BE(8, 7);
-  c.send({
-    opcode: Opcode.ScsiCommand,
-    immediate: false,
-    final: true,
-    read: false,
-    write: true,
-    attr: 1,
-    lun: 1n << 48n,
-    itt,
-    expectedDataTransferLength: 4096,
-    cmdSN,
-    expStatSN: c.expStatSN,
-    cdb,
-    data: Buffer.alloc(0),
-  });
+  const cmdSN = sendBareWrite(c, itt, 4096);
   const r2t = await c.waitFor((p) => p.opcode === Opcode.R2T && p.itt === itt);
   t.ok(r2t, 'R2T sent');
-  c.send({
-    opcode: Opcode.TaskMgmtRequest,
-    immediate: true,
-    function: 1,
-    lun: 1n << 48n,
-    itt: 901,
-    referencedTaskTag: itt,
-    cmdSN: c.cmdSN,
-    expStatSN: c.expStatSN,
-    refCmdSN: cmdSN,
-    expDataSN: 0,
-    data: Buffer.alloc(0),
-  });
-  const tmf = await c.waitFor<TaskMgmtResponse>((p) => p.opcode === Opcode.TaskMgmtResponse);
-  t.equal(tmf.response, 0, 'function complete');
+  t.equal((await taskMgmt(c, 1, 901, itt, cmdSN)).response, 0, 'function complete');
   await new Promise((r) => setTimeout(r, 200));
   t.notOk(
     c.drainInbox().some((p) => p.opcode === Opcode.ScsiResponse && p.itt === itt),
     'no response for the aborted task',
   );
   // Unknown task whose CmdSN is already past: function complete; a LUN that doesn't exist: 2.
-  c.send({
-    opcode: Opcode.TaskMgmtRequest,
-    immediate: true,
-    function: 1,
-    lun: 1n << 48n,
-    itt: 902,
-    referencedTaskTag: 12345,
-    cmdSN: c.cmdSN,
-    expStatSN: c.expStatSN,
-    refCmdSN: cmdSN,
-    expDataSN: 0,
-    data: Buffer.alloc(0),
-  });
-  t.equal((await c.waitFor<TaskMgmtResponse>((p) => p.opcode === Opcode.TaskMgmtResponse)).response, 0);
-  c.send({
-    opcode: Opcode.TaskMgmtRequest,
-    immediate: true,
-    function: 5,
-    lun: 7n << 48n,
-    itt: 903,
-    referencedTaskTag: RESERVED_TAG,
-    cmdSN: c.cmdSN,
-    expStatSN: c.expStatSN,
-    refCmdSN: 0,
-    expDataSN: 0,
-    data: Buffer.alloc(0),
-  });
-  t.equal((await c.waitFor<TaskMgmtResponse>((p) => p.opcode === Opcode.TaskMgmtResponse)).response, 2);
+  t.equal((await taskMgmt(c, 1, 902, 12345, cmdSN)).response, 0);
+  t.equal((await taskMgmt(c, 5, 903, RESERVED_TAG, 0, 7n)).response, 2);
   const ok = await c.read10(0, 1);
   t.equal(ok.status, 0, 'session still works');
 });
@@ -396,25 +410,7 @@ t.test('Data-Out for an unknown transfer tag and SNACK are rejected; login PDU i
       ['ImmediateData', 'No'],
     ],
   });
-  const cmdSN = c.cmdSN++;
-  const cdb = Buffer.alloc(16);
-  cdb[0] = 0x2a;
-  cdb.writeUInt16BE(8, 7);
-  c.send({
-    opcode: Opcode.ScsiCommand,
-    immediate: false,
-    final: true,
-    read: false,
-    write: true,
-    attr: 1,
-    lun: 1n << 48n,
-    itt: 40,
-    expectedDataTransferLength: 4096,
-    cmdSN,
-    expStatSN: c.expStatSN,
-    cdb,
-    data: Buffer.alloc(0),
-  });
+  sendBareWrite(c, 40, 4096);
   await c.waitFor((p) => p.opcode === Opcode.R2T);
   c.sendDataOut(40, 1n << 48n, 0x5555, Buffer.alloc(4096), 0, 512);
   const rej = await c.waitFor<Reject>((p) => p.opcode === Opcode.Reject);
