@@ -76,7 +76,7 @@ export class Session {
   private readonly window: CmdWindow<() => void>;
   private readonly conns: Connection[] = [];
   private readonly tasks = new Map<number, IscsiTask>();
-  /** Tasks that sent R2Ts, pruned lazily once they got their data or ended (solicitedBytesAwaited). */
+  /** Tasks that sent R2Ts: left when they end, or (pruned by solicitedBytesAwaited) once their data came. */
   private readonly soliciting = new Set<IscsiTask>();
   private nextTtt = 1;
   private textBuf: Buffer[] = [];
@@ -592,6 +592,7 @@ export class Session {
 
   private complete(task: IscsiTask, res: ScsiResult): void {
     this.tasks.delete(task.itt);
+    this.soliciting.delete(task);
     // Recycle first: the budget waiters released next take their buffers from the pool.
     this.recycleBuffer(task, res.dataIn);
     this.releaseBudget(task);
@@ -756,6 +757,7 @@ export class Session {
     if (task.state === 'waiting-order') this.window.cancel(task.cmd.cmdSN);
     if (task.state !== 'executing') {
       this.tasks.delete(task.itt);
+      this.soliciting.delete(task);
       this.recycleBuffer(task, undefined);
       this.releaseBudget(task);
       task.settle();

@@ -243,25 +243,17 @@ export class TestInitiator {
     const immLen =
       write && this.immediateData ? Math.min(write.length, this.firstBurst, this.maxSendData) : 0;
     const unsolicitedEnd = write ? (this.initialR2T ? immLen : Math.min(this.firstBurst, write.length)) : 0;
-    const cdb16 = Buffer.alloc(Math.max(16, cdb.length));
-    cdb.copy(cdb16);
-    const cmdSN = this.cmdSN;
-    if (!opts.immediate) this.cmdSN = (this.cmdSN + 1) >>> 0;
     const lun = BigInt(opts.lun ?? 0) << 48n;
-    this.send({
-      opcode: Opcode.ScsiCommand,
-      immediate: opts.immediate ?? false,
-      final: unsolicitedEnd <= immLen,
+    this.sendScsiCommand({
+      itt,
+      cdb,
+      lun: opts.lun,
+      edtl,
       read: (opts.read ?? 0) > 0,
       write: !!write,
-      attr: 1,
-      lun,
-      itt,
-      expectedDataTransferLength: edtl,
-      cmdSN,
-      expStatSN: this.expStatSN,
-      cdb: cdb16,
-      data: write ? write.subarray(0, immLen) : Buffer.alloc(0),
+      data: write ? write.subarray(0, immLen) : undefined,
+      final: unsolicitedEnd <= immLen,
+      immediate: opts.immediate,
     });
     if (write && unsolicitedEnd > immLen)
       this.sendDataOut(itt, lun, RESERVED_TAG, write, immLen, unsolicitedEnd - immLen);
@@ -305,6 +297,43 @@ export class TestInitiator {
         underflow: r.underflow,
       };
     }
+  }
+
+  /**
+   * Sends one SCSI Command PDU carrying `data` as immediate data (none by default) and returns its CmdSN
+   * (advanced unless immediate). Any further data is the caller's to send (Data-Out, answers to R2T).
+   */
+  sendScsiCommand(o: {
+    itt: number;
+    cdb: Buffer;
+    lun?: number;
+    edtl: number;
+    read?: boolean;
+    write?: boolean;
+    data?: Buffer;
+    final?: boolean;
+    immediate?: boolean;
+  }): number {
+    const cdb16 = Buffer.alloc(Math.max(16, o.cdb.length));
+    o.cdb.copy(cdb16);
+    const cmdSN = this.cmdSN;
+    if (!o.immediate) this.cmdSN = (this.cmdSN + 1) >>> 0;
+    this.send({
+      opcode: Opcode.ScsiCommand,
+      immediate: o.immediate ?? false,
+      final: o.final ?? true,
+      read: o.read ?? false,
+      write: o.write ?? false,
+      attr: 1,
+      lun: BigInt(o.lun ?? 0) << 48n,
+      itt: o.itt,
+      expectedDataTransferLength: o.edtl,
+      cmdSN,
+      expStatSN: this.expStatSN,
+      cdb: cdb16,
+      data: o.data ?? Buffer.alloc(0),
+    });
+    return cmdSN;
   }
 
   sendDataOut(itt: number, lun: bigint, ttt: number, data: Buffer, offset: number, length: number): void {

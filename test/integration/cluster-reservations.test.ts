@@ -122,22 +122,14 @@ t.test('cluster reservation sequence over two nodes and an outsider', async (t) 
   cdb.writeUInt32BE(8, 2);
   cdb.writeUInt16BE(payload.length / BS, 7);
   const lunField = BigInt(LUN) << 48n;
-  a.send({
-    opcode: Opcode.ScsiCommand,
-    immediate: false,
-    final: true,
-    read: false,
-    write: true,
-    attr: 1,
-    lun: lunField,
+  a.sendScsiCommand({
     itt: inflightItt,
-    expectedDataTransferLength: payload.length,
-    cmdSN: a.cmdSN,
-    expStatSN: a.expStatSN,
     cdb,
+    lun: LUN,
+    edtl: payload.length,
+    write: true,
     data: payload.subarray(0, 4096),
   });
-  a.cmdSN = (a.cmdSN + 1) >>> 0;
   const r2t = await a.waitFor<R2T>((p: Pdu) => p.opcode === Opcode.R2T && p.itt === inflightItt, 10_000);
   t.ok(r2t, 'the target asked for the rest of A’s write: the task is in flight');
 

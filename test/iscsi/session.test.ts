@@ -48,28 +48,17 @@ function pattern(n: number, seed: number): Buffer {
 
 /** A WRITE of `edtl` bytes sent without any data (the target must ask with R2T); returns its CmdSN. */
 function sendBareWrite(c: TestInitiator, itt: number, edtl: number): number {
-  const cmdSN = c.cmdSN++;
-  const cdb = Buffer.alloc(16);
+  const cdb = Buffer.alloc(10);
   cdb[0] = 0x2a;
-  cdb.writeUInt32BE(0, 2);
   cdb.writeUInt16BE(edtl / 512, 7);
-  c.send({
-    opcode: Opcode.ScsiCommand,
-    immediate: false,
-    final: true,
-    read: false,
-    write: true,
-    attr: 1,
-    lun: 1n << 48n,
-    itt,
-    expectedDataTransferLength: edtl,
-    cmdSN,
-    expStatSN: c.expStatSN,
-    cdb,
-    data: Buffer.alloc(0),
-  });
-  return cmdSN;
+  return c.sendScsiCommand({ itt, cdb, lun: 1, edtl, write: true });
 }
+
+/** Login keys under which every byte of a write's data is asked for with R2T. */
+const ALL_DATA_BY_R2T: Array<[string, string]> = [
+  ['InitialR2T', 'Yes'],
+  ['ImmediateData', 'No'],
+];
 
 /** A task management request (1: ABORT TASK of `ref`); resolves with its response. */
 async function taskMgmt(
@@ -234,10 +223,7 @@ t.test('an R2T burst the initiator never sends does not hold up its other PDUs',
   // NOP-Out and ABORT TASK below are far smaller, and arrive only through the low-water guard.
   const { port } = await setup(t);
   const c = await loggedIn(t, port, {
-    keys: [
-      ['InitialR2T', 'Yes'],
-      ['ImmediateData', 'No'],
-    ],
+    keys: ALL_DATA_BY_R2T,
   });
   const cmdSN = sendBareWrite(c, 950, 1 << 20);
   t.ok(await c.waitFor((p) => p.opcode === Opcode.R2T && p.itt === 950), 'R2T sent');
@@ -255,11 +241,7 @@ t.test('an R2T burst the initiator never sends does not hold up its other PDUs',
 t.test('ABORT TASK of a command waiting for data; the task never answers', async (t) => {
   const { port } = await setup(t);
   const c = await loggedIn(t, port, {
-    keys: [
-      ['InitialR2T', 'Yes'],
-      ['ImmediateData', 'No'],
-      ['MaxRecvDataSegmentLength', '65536'],
-    ],
+    keys: [...ALL_DATA_BY_R2T, ['MaxRecvDataSegmentLength', '65536']],
   });
   const itt = 900;
   const cmdSN = sendBareWrite(c, itt, 4096);
@@ -405,10 +387,7 @@ t.test('discovery session: SendTargets lists the target; SCSI commands are rejec
 t.test('Data-Out for an unknown transfer tag and SNACK are rejected; login PDU in FFP too', async (t) => {
   const { port } = await setup(t);
   const c = await loggedIn(t, port, {
-    keys: [
-      ['InitialR2T', 'Yes'],
-      ['ImmediateData', 'No'],
-    ],
+    keys: ALL_DATA_BY_R2T,
   });
   sendBareWrite(c, 40, 4096);
   await c.waitFor((p) => p.opcode === Opcode.R2T);
