@@ -5,14 +5,13 @@ import type * as net from 'node:net';
 import type { Logger } from '../common/log';
 import { ByteBudget } from './byte-budget';
 import type { DataBufferPool } from '../common/data-buffer-pool';
-import { receiveLowWaterAvailable } from '../common/socket-low-water';
 import { connectionsGauge, loginsTotal, rejectsTotal } from './iscsi-metrics';
 import { LoginNegotiator } from './login';
 import type { OperationalParams } from './negotiation';
 import { encodePdu, type EncodeOptions } from './pdu-codec';
 import { PduParser, type ParseEvent } from './pdu-parser';
 import { BHS_LENGTH, Opcode, RESERVED_TAG, type LoginRequest, type Pdu, type TargetPdu } from './pdu-types';
-import { ReceiveLowWater } from './receive-low-water';
+import { ReceiveLowWater, receiveLowWaterEnabled } from './receive-low-water';
 import { Session } from './session';
 import type { SessionTable } from './session-table';
 import type { IscsiTargetDirectory, PortalAddress } from './target-port';
@@ -332,7 +331,7 @@ export class Connection {
     });
     this.phase = 'ffp';
     if (session.type === 'Normal') this.parser.setDataPlacer((bhs, n) => session.placeData(this, bhs, n));
-    if (session.type === 'Normal' && receiveLowWaterAvailable) {
+    if (session.type === 'Normal' && receiveLowWaterEnabled()) {
       // The most a Data-Out PDU occupies on the wire: header, digests, data and its padding.
       const maxPdu = BHS_LENGTH + 8 + p.targetMaxRecvDataSegmentLength + 3;
       this.lowWater = new ReceiveLowWater(this.socket, maxPdu);

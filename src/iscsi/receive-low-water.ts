@@ -9,8 +9,17 @@
 // (one may be partly read already), so what it waits for must come unless the initiator gives up on the
 // burst (an ABORT TASK, a lost connection). For that case a timer puts the mark back to 1 when no read
 // happened for GUARD_MS, so a PDU sitting below the mark waits at most that long.
+//
+// Off unless TGTD_RECEIVE_LOW_WATER=1: Linux raises a socket's receive buffer and clamps its window to the
+// mark when it sets SO_RCVLOWAT (a window cap on long fat links), and one CI run of the curve-LUN copy
+// under chunkserver kills stalled with it on, unexplained and not reproduced in 7 later runs.
 import type * as net from 'node:net';
-import { setReceiveLowWater } from '../common/socket-low-water';
+import { receiveLowWaterAvailable, setReceiveLowWater } from '../common/socket-low-water';
+
+/** Is the mark to be used on new connections (the addon is built and TGTD_RECEIVE_LOW_WATER=1)? */
+export function receiveLowWaterEnabled(): boolean {
+  return receiveLowWaterAvailable && process.env.TGTD_RECEIVE_LOW_WATER === '1';
+}
 
 /** Below this many certain bytes the mark stays at 1: waking per segment costs little then. */
 export const MIN_LOW_WATER = 16 << 10;

@@ -219,8 +219,13 @@ t.test('a command outside the CmdSN window is ignored and the session goes on', 
 });
 
 t.test('an R2T burst the initiator never sends does not hold up its other PDUs', async (t) => {
-  // With the native addon the connection raises SO_RCVLOWAT to most of the 256 KiB it asked for; the
-  // NOP-Out and ABORT TASK below are far smaller, and arrive only through the low-water guard.
+  // With the native addon and TGTD_RECEIVE_LOW_WATER=1 the connection raises SO_RCVLOWAT to most of the
+  // 256 KiB it asked for; the NOP-Out and ABORT TASK below are far smaller, and arrive only through the
+  // low-water guard.
+  process.env.TGTD_RECEIVE_LOW_WATER = '1';
+  t.teardown(() => {
+    delete process.env.TGTD_RECEIVE_LOW_WATER;
+  });
   const { port } = await setup(t);
   const c = await loggedIn(t, port, {
     keys: ALL_DATA_BY_R2T,
